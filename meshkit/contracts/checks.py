@@ -1,0 +1,278 @@
+"""Turn a contract into polars expressions, one per check.
+
+Each :class:`PlannedCheck` carries a row-level boolean expression that is true on the rows
+that break the rule (``failing``) or, for ``rowCount``, nothing row-level at all. The
+validator computes every check's count (:meth:`PlannedCheck.count_expr`) in a single lazy
+``select`` (one pass over the data), then fetches a few failing rows for the checks that
+failed. Duplicates are counted from runs of the sorted column, not by hashing every row.
+
+Checks come from three places:
+
+* built-in: the product is not empty, no columns beyond the contract, every column present
+  with a dtype that fits its logical type;
+* the property fields: ``required``, ``unique``, ``primaryKey`` (one check over the whole
+  key), and each ``logicalTypeOptions`` entry;
+* the ODCS library quality rules, on properties and on the schema object.
+
+Examples
+--------
+>>> import polars as pl
+>>> from meshkit.contracts import DataContract
+>>> contract = DataContract.from_dict({"apiVersion": "v3.1.0", "kind": "DataContract",
+...     "id": "t", "version": "1", "status": "draft", "schema": [{"name": "t", "properties": [
+...     {"name": "x", "logicalType": "integer", "required": True,
+...      "logicalTypeOptions": {"minimum": 0}}]}]})
+>>> [c.name for c in plan_checks(contract, pl.Schema({"x": pl.Int64}))]
+['x.required', 'x.minimum']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from meshkit.contracts.model import ContractProperty, DataContract, QualityRule
+from meshkit.contracts.types import dtype_matches, parse_literal
+
+__all__ = ["PlannedCheck", "plan_checks", "duplicate_runs", "duplicated_values"]
+
+
+@dataclass(frozen=True)
+class PlannedCheck:
+    """One check to run: what it is called and which rows break it.
+
+    Parameters
+    ----------
+    name : str
+        Unique within a report, e.g. ``amount.minimum`` or ``email.quality[0].nullValues``.
+    column : str or None
+        The column(s) checked (``"a, b"`` for a composite key), ``None`` for the table.
+    rule : str
+        The kind of check (``required``, ``minimum``, ``invalidValues``...).
+    expected : str
+        What the check wants, for people.
+    failing : polars.Expr or None
+        True on the rows that break the rule; ``None`` for table-level metrics.
+    quality : QualityRule or None
+        The ODCS rule whose operator decides pass/fail; ``None``: no failing row allowed.
+    usable : bool
+        False when a column it needs is missing or mistyped; it is then reported as failed
+        and not evaluated.
+    severity : str
+        ``error`` fails the report; other severities are shown only.
+    count : polars.Expr or None
+        An aggregate giving the number of failing rows, when cheaper than summing
+        ``failing`` (duplicates are counted from sorted runs, not by hashing every row).
+    duplicates_in : polars.Expr or None
+        For single-column duplicate checks: the column whose smallest duplicated values
+        pick the sample rows (``failing`` itself is then never evaluated row by row).
+    """
+
+    name: str
+    column: str | None
+    rule: str
+    expected: str
+    failing: pl.Expr | None
+    quality: QualityRule | None = None
+    usable: bool = True
+    severity: str = "error"
+    count: pl.Expr | None = None
+    duplicates_in: pl.Expr | None = None
+
+    def count_expr(self) -> pl.Expr:
+        """The aggregate that counts failing rows."""
+        if self.count is not None:
+            return self.count
+        return self.failing.fill_null(False).sum()
+
+    def decide(self, failing: int, total: int) -> tuple[float, bool]:
+        """The observed value and whether the check passes, from its failing-row count."""
+        if self.quality is None:
+            return failing, failing == 0
+        rule = self.quality
+        if rule.metric == "rowCount":
+            observed = total
+        elif rule.unit == "percent":
+            observed = 100.0 * failing / total if total else 0.0
+        else:
+            observed = failing
+        return observed, rule.passes(observed)
+
+
+def plan_checks(contract: DataContract, schema: pl.Schema) -> list[PlannedCheck]:
+    """Every data check of ``contract`` as polars expressions over a frame of ``schema``.
+
+    Columns missing from ``schema`` or with a dtype unlike their logical type make their
+    checks ``usable=False`` (they cannot be evaluated and count as failed).
+    """
+    usable = {p.name for p in contract.properties
+              if p.name in schema and dtype_matches(p.logical_type, schema[p.name])}
+    checks: list[PlannedCheck] = []
+    for prop in contract.properties:
+        ok = prop.name in usable
+        col = _column(prop, schema) if ok else None
+        if prop.required:
+            checks.append(PlannedCheck(f"{prop.name}.required", prop.name, "required",
+                                       "no nulls", col.is_null() if ok else None, usable=ok))
+        if prop.unique:
+            checks.append(PlannedCheck(f"{prop.name}.unique", prop.name, "unique",
+                                       "no duplicated values", **_duplicates(col, ok)))
+        for option, value in prop.options.items():
+            checks.append(_option_check(prop, option, value, col, schema, ok))
+        for i, rule in enumerate(prop.quality):
+            if rule.metric == "duplicateValues":
+                checks.append(_rule_check(rule, f"{prop.name}.quality[{i}]", prop.name,
+                                          **_duplicates(col, ok)))
+            elif rule.metric is not None:
+                checks.append(_rule_check(rule, f"{prop.name}.quality[{i}]", prop.name,
+                                          _rule_failing(rule, prop, col) if ok else None, ok))
+    key = contract.primary_key
+    if key:
+        ok = all(k in usable for k in key)
+        name, expected = f"{contract.table}.primaryKey", "key columns not null and unique together"
+        if len(key) == 1:
+            col = _column(contract.property(key[0]), schema) if ok else None
+            dup = _duplicates(col, ok)
+            if ok:
+                dup["failing"] = col.is_null() | dup["failing"]
+                dup["count"] = col.null_count() + dup["count"]
+            checks.append(PlannedCheck(name, key[0], "primaryKey", expected, **dup))
+        else:
+            failing = None
+            if ok:
+                cols = [pl.col(k) for k in key]
+                failing = (pl.any_horizontal(c.is_null() for c in cols)
+                           | pl.struct(cols).is_duplicated())
+            checks.append(PlannedCheck(name, ", ".join(key), "primaryKey", expected, failing,
+                                       usable=ok))
+    for i, rule in enumerate(contract.quality):
+        if rule.metric is None:
+            continue
+        name = f"{contract.table}.quality[{i}]"
+        if rule.metric == "rowCount":
+            checks.append(_rule_check(rule, name, None, None, True))
+        else:  # schema-level duplicateValues over arguments.properties
+            cols = rule.arguments["properties"]
+            ok = all(c in usable for c in cols)
+            expr = pl.struct([pl.col(c) for c in cols]).is_duplicated() if ok else None
+            checks.append(_rule_check(rule, name, ", ".join(cols), expr, ok))
+    return checks
+
+
+def _rule_check(rule: QualityRule, name: str, column: str | None,
+                failing: pl.Expr | None, usable: bool, **more) -> PlannedCheck:
+    label = f"{name}.{rule.metric}"
+    return PlannedCheck(label, column, rule.metric, rule.describe(), failing, quality=rule,
+                        usable=usable, severity=rule.severity, **more)
+
+
+def _column(prop: ContractProperty, schema: pl.Schema) -> pl.Expr:
+    col = pl.col(prop.name)
+    if prop.logical_type == "string" and schema[prop.name] != pl.String:
+        col = col.cast(pl.String)  # Categorical / Enum compare as text
+    return col
+
+
+def _duplicated(col: pl.Expr) -> pl.Expr:
+    """Non-null rows whose value also appears on another row (nulls are never duplicates)."""
+    return col.is_duplicated() & col.is_not_null()
+
+
+def _duplicates(col: pl.Expr | None, usable: bool) -> dict:
+    """Fields of a single-column duplicate check: rows counted from sorted runs."""
+    if not usable:
+        return {"failing": None, "usable": False}
+    lengths = duplicate_runs(col).struct.field("len")
+    return {"failing": _duplicated(col), "usable": True, "duplicates_in": col,
+            "count": lengths.filter(lengths > 1).sum()}
+
+
+def duplicate_runs(col: pl.Expr) -> pl.Expr:
+    """Runs of equal non-null values once sorted (a struct of ``len`` and ``value``).
+
+    Counting duplicated rows from sorted runs is several times faster than hashing every
+    row with ``is_duplicated``, and gives the same number.
+    """
+    return col.drop_nulls().sort().rle()
+
+
+def duplicated_values(col: pl.Expr, limit: int) -> pl.Expr:
+    """The ``limit`` smallest duplicated values of ``col``, as a one-row list."""
+    runs = duplicate_runs(col)
+    return runs.filter(runs.struct.field("len") > 1).struct.field("value").head(limit).implode()
+
+
+_BOUNDS: dict[str, tuple[str, Callable[[pl.Expr, pl.Expr], pl.Expr]]] = {
+    "minimum": (">=", lambda c, v: c < v),
+    "maximum": ("<=", lambda c, v: c > v),
+    "exclusiveMinimum": (">", lambda c, v: c <= v),
+    "exclusiveMaximum": ("<", lambda c, v: c >= v),
+}
+
+
+def _option_check(prop: ContractProperty, option: str, value, col: pl.Expr | None,
+                  schema: pl.Schema, ok: bool) -> PlannedCheck:
+    name = f"{prop.name}.{option}"
+    if option in _BOUNDS:
+        symbol, breaks = _BOUNDS[option]
+        expected = f"values {symbol} {value}"
+        failing = breaks(col, _literal(value, prop, schema)) if ok else None
+    elif option == "minLength":
+        expected = f"at least {value} characters"
+        failing = col.str.len_chars() < value if ok else None
+    elif option == "maxLength":
+        expected = f"at most {value} characters"
+        failing = col.str.len_chars() > value if ok else None
+    elif option == "pattern":
+        expected = f"matches {value!r}"
+        failing = ~col.str.contains(value) if ok else None
+    else:  # multipleOf
+        expected = f"multiples of {value}"
+        if ok and schema[prop.name].is_integer() and float(value).is_integer():
+            failing = (col % int(value)) != 0
+        elif ok:
+            ratio = col.cast(pl.Float64) / value
+            failing = (ratio - ratio.round(0)).abs() > 1e-9
+        else:
+            failing = None
+    return PlannedCheck(name, prop.name, option, expected, failing, usable=ok)
+
+
+def _literal(value, prop: ContractProperty, schema: pl.Schema) -> pl.Expr:
+    """A bound as a polars literal comparable with the column (time zones aligned)."""
+    parsed = parse_literal(value, prop.logical_type)
+    dtype = schema[prop.name]
+    if isinstance(parsed, dt.datetime) and isinstance(dtype, pl.Datetime):
+        zone = dtype.time_zone
+        if zone is not None:
+            parsed = (parsed.replace(tzinfo=ZoneInfo(zone)) if parsed.tzinfo is None
+                      else parsed.astimezone(ZoneInfo(zone)))
+        elif parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return pl.lit(parsed, dtype=dtype)
+    return pl.lit(parsed)
+
+
+def _rule_failing(rule: QualityRule, prop: ContractProperty, col: pl.Expr) -> pl.Expr:
+    """Rows counted by a property-level library metric."""
+    if rule.metric == "nullValues":
+        return col.is_null()
+    if rule.metric == "missingValues":
+        missing = rule.arguments.get("missingValues")
+        if missing is None:  # default: null, and the empty string for text
+            missing = [None, ""] if prop.logical_type == "string" else [None]
+        values = [parse_literal(v, prop.logical_type) for v in missing if v is not None]
+        expr = col.is_in(values) if values else pl.lit(False)
+        return (expr | col.is_null()) if None in missing else expr
+    # invalidValues: non-null values outside validValues or not matching pattern
+    invalid = pl.lit(False)
+    if "validValues" in rule.arguments:
+        valid = [parse_literal(v, prop.logical_type) for v in rule.arguments["validValues"]]
+        invalid = invalid | ~col.is_in(valid)
+    if "pattern" in rule.arguments:
+        invalid = invalid | ~col.str.contains(rule.arguments["pattern"])
+    return col.is_not_null() & invalid

@@ -1,0 +1,71 @@
+"""One call from a scenario to what the notebooks train: datasets, a model, its metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshkit.errors import FederationError
+from meshkit.federation.data import DomainData, domain_datasets
+from meshkit.federation.models import Model, make_model
+from meshkit.federation.recommender import MatrixFactorization
+from meshkit.federation.retail import retail_datasets
+
+__all__ = ["Setup", "prepare"]
+
+
+@dataclass(repr=False)
+class Setup:
+    """Per-domain datasets, a prototype model and the metric to report."""
+
+    datasets: dict[str, DomainData]
+    model: Model
+    metric: str
+    metrics: tuple[str, ...]
+
+    def sizes(self) -> list[dict]:
+        """One row per domain: its name and train/test sizes."""
+        return [{"domain": n, "train": d.n_train, "test": d.n_test} for n, d in self.datasets.items()]
+
+    def __repr__(self) -> str:
+        return f"Setup({list(self.datasets)}, model={self.model!r}, metric={self.metric!r})"
+
+
+def prepare(scenario, *, model: str = "logistic", lr: float = 0.05, seed: int = 0, frames=None,
+            **model_options) -> Setup:
+    """Turn a scenario into a :class:`Setup` for local or federated training.
+
+    Supervised scenarios give standardized per-domain features with ``model`` (``"logistic"``
+    or ``"mlp"``), reported by accuracy; retail gives the ``orders`` and ``clickstream``
+    interactions with matrix factorization (``model`` is then ignored), reported by HR@10.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    model : str, default "logistic"
+    lr : float, default 0.05
+    seed : int, default 0
+        Seeds the splits and the model.
+    frames : dict, optional
+        Products as read from the store (default: the scenario's frames).
+    **model_options
+        More model hyper-parameters (``hidden=``, ``batch_size=``, ``factors=``...).
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> prepare(load_scenario("healthcare", scale=0.1)).metric
+    'accuracy'
+    """
+    if scenario.task is None:
+        if scenario.name != "retail":
+            raise FederationError("no supervised task and no interactions", where=f"scenario {scenario.name!r}",
+                                  expected="a supervised scenario or retail", found="neither")
+        datasets, n_users, n_items = retail_datasets(scenario, seed=seed, frames=frames)
+        proto = MatrixFactorization(n_items=n_items, n_users=n_users, lr=lr, seed=seed, **model_options)
+        return Setup(datasets, proto, "hr@10", ("hr@10", "ndcg@10"))
+    if model not in ("logistic", "mlp"):
+        raise FederationError("supervised scenarios train a classifier", where="model",
+                              expected="logistic or mlp", found=repr(model))
+    datasets = domain_datasets(scenario, seed=seed, frames=frames)
+    proto = make_model(model, lr=lr, seed=seed, n_classes=2, **model_options)
+    return Setup(datasets, proto, "accuracy", ("accuracy", "auc", "log_loss"))

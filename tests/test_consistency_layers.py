@@ -1,0 +1,244 @@
+"""The layered similarity and the consistency verdict on plain polars frames."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+import meshkit as mk
+from meshkit.consistency import (DRIFT_RULES, consistency, similarity, similarity_matrix,
+                                 stale_copy)
+from meshkit.consistency.layers import drift_rule, match_columns
+
+
+def customers(n=3000, seed=1):
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({
+        "user_id": np.arange(n),
+        "email": [f"user{i}@mail.example.org" for i in range(n)],
+        "country": rng.choice(["DE", "FR", "ES", "IT"], n),
+        "age": rng.integers(18, 90, n),
+        "spend": rng.gamma(2.0, 50.0, n),
+        "signup_date": pl.Series(np.datetime64("2024-01-01")
+                                 - rng.integers(0, 1500, n).astype("timedelta64[D]")),
+    })
+
+
+def test_identical_products_score_one_at_any_threshold():
+    d = customers()
+    report = similarity(d, d, keys="user_id")
+    assert report.score == 1.0
+    assert all(s == 1.0 for s in report.layer_scores().values())
+    for theta in (0.0, 0.5, 0.9, 0.999999):
+        assert consistency(d, d, threshold=theta, keys="user_id").consistent
+    assert not consistency(d, d, threshold=1.0, keys="user_id").consistent
+    assert consistency(d, d, threshold=0.9, keys="user_id").reasons == []
+
+
+def test_top_level_names_resolve_to_the_functions():
+    d = customers(200)
+    assert mk.similarity(d, d, keys="user_id").score == 1.0
+    assert mk.consistency(d, d, threshold=0.5, keys="user_id").consistent
+    import meshkit.consistency as package  # the package is callable as the function too
+    assert package(d, d, threshold=0.5, keys="user_id").consistent
+
+
+def test_disjoint_keys_score_zero_on_the_key_layer():
+    a = customers(500)
+    b = a.with_columns(pl.col("user_id") + 10_000)
+    report = similarity(a, b, keys="user_id")
+    assert report.layers["keys"].score == 0.0
+    assert report.layers["values"].score == 0.0
+    assert "no shared keys" in " ".join(report.layers["values"].notes)
+    assert report.layers["schema"].score == 1.0
+    assert report.score < 1.0
+
+
+def test_key_jaccard_and_containment():
+    a = pl.DataFrame({"id": [1, 2, 3, 4], "x": [1, 2, 3, 4]})
+    b = pl.DataFrame({"id": [3, 4, 5], "x": [3, 4, 5]})
+    ev = dict(similarity(a, b, keys="id").layers["keys"].evidence.iter_rows())
+    assert ev["jaccard"] == pytest.approx(2 / 5)
+    assert ev["left in right"] == pytest.approx(2 / 4)
+    assert ev["right in left"] == pytest.approx(2 / 3)
+
+
+STEPS = ["stale_values", "missing_rows", "type_change", "shift"]
+
+
+def test_score_only_moves_down_as_inconsistencies_are_injected():
+    d = customers()
+    scores, layers = [], []
+    for k in range(len(STEPS) + 1):
+        copy, done = stale_copy(d, "user_id", steps=STEPS[:k], seed=7, stale_column="email",
+                                type_column="age", shift_column="spend")
+        assert [i.name for i in done] == STEPS[:k]
+        report = similarity(d, copy, keys="user_id")
+        scores.append(report.score)
+        layers.append(report.layer_scores())
+    assert scores[0] == 1.0
+    assert all(later < earlier for earlier, later in zip(scores, scores[1:])), scores
+    # each change shows on the layer it belongs to
+    assert layers[1]["values"] < 1 and layers[1]["keys"] == 1
+    assert layers[2]["keys"] == pytest.approx(0.9)
+    assert layers[3]["schema"] < layers[2]["schema"]
+    assert layers[4]["distributions"] < layers[3]["distributions"]
+
+
+def test_stale_copy_is_deterministic_per_seed():
+    d = customers(400)
+    a, _ = stale_copy(d, "user_id", seed=3, stale_column="email", type_column="age",
+                      shift_column="spend")
+    b, _ = stale_copy(d, "user_id", seed=3, stale_column="email", type_column="age",
+                      shift_column="spend")
+    c, _ = stale_copy(d, "user_id", seed=4, stale_column="email", type_column="age",
+                      shift_column="spend")
+    assert a.equals(b)
+    assert not a.equals(c)
+
+
+def test_schema_layer_exact_fuzzy_missing_and_types():
+    left = {"user_id": pl.Int64, "E-Mail": pl.Utf8, "age": pl.Int64, "spend": pl.Float64,
+            "only_left": pl.Utf8}
+    right = {"user_id": pl.Int64, "email": pl.Utf8, "age": pl.Utf8, "spend": pl.Float32,
+             "extra": pl.Int8}
+    pairs, only_l, only_r = match_columns(left, right)
+    by = {p.left: p for p in pairs}
+    assert by["E-Mail"].right == "email" and by["E-Mail"].match == "fuzzy"
+    assert not by["age"].compatible
+    assert by["spend"].compatible and by["spend"].credit == 0.5
+    assert only_l == ["only_left"] and only_r == ["extra"]
+
+
+def test_values_layer_tolerance_and_worst_columns():
+    a = pl.DataFrame({"id": [1, 2, 3, 4], "x": [1.0, 2.0, 3.0, 4.0], "s": ["a", "b", "c", "d"]})
+    b = pl.DataFrame({"id": [1, 2, 3, 4], "x": [1.0, 2.001, 3.0, 4.0], "s": ["a", "z", "y", "d"]})
+    strict = similarity(a, b, keys="id").layers["values"]
+    loose = similarity(a, b, keys="id", atol=0.01).layers["values"]
+    ev = dict(strict.evidence.select("column", "agreement").iter_rows())
+    assert ev == {"x": 0.75, "s": 0.5}
+    assert dict(loose.evidence.select("column", "agreement").iter_rows())["x"] == 1.0
+    assert "worst columns: s (50.0% agree), x (75.0% agree)" in strict.notes
+
+
+def test_weights_change_the_score_and_are_validated():
+    d = customers(800)
+    copy, _ = stale_copy(d, "user_id", steps=["missing_rows"], fraction=0.5, seed=1)
+    base = similarity(d, copy, keys="user_id")
+    keys_only = similarity(d, copy, keys="user_id",
+                           weights={"schema": 0, "values": 0, "distributions": 0})
+    assert keys_only.score == pytest.approx(base.layers["keys"].score)
+    assert keys_only.score < base.score
+    with pytest.raises(mk.errors.ConsistencyError, match="unknown layer"):
+        similarity(d, copy, keys="user_id", weights={"vibes": 1})
+    with pytest.raises(mk.errors.ConsistencyError, match="sum to zero"):
+        similarity(d, copy, keys="user_id",
+                   weights={"schema": 0, "keys": 0, "values": 0, "distributions": 0})
+
+
+def test_threshold_sweep_flips_at_the_score():
+    d = customers(800)
+    copy, _ = stale_copy(d, "user_id", seed=2, stale_column="email", type_column="age",
+                         shift_column="spend")
+    report = similarity(d, copy, keys="user_id")
+    sweep = report.sweep()
+    assert sweep.height == 21
+    flips = sweep.filter(pl.col("consistent"))["threshold"].max()
+    assert flips < report.score <= flips + 0.05 + 1e-12
+    assert sweep.filter(pl.col("threshold") >= report.score)["consistent"].sum() == 0
+
+
+def test_drift_rules_follow_evidently_defaults():
+    assert DRIFT_RULES == {"small_sample_rows": 1000, "p_value": 0.05,
+                           "wasserstein_normed": 0.1, "jensen_shannon": 0.1}
+    assert drift_rule("numeric", 1000) == "ks" and drift_rule("numeric", 1001) == "wasserstein"
+    assert drift_rule("categorical", 10) == "chi_square"
+    assert drift_rule("categorical", 5000) == "jensen_shannon"
+    small = customers(600)
+    shifted = small.with_columns(pl.col("spend") * 1.5)
+    ev = similarity(small, shifted, keys="user_id").layers["distributions"].evidence
+    row = ev.filter(pl.col("column") == "spend").row(0, named=True)
+    assert row["test"] == "ks" and row["drift"] and row["ks_pvalue"] <= 0.05
+    assert not ev.filter(pl.col("column") == "country")["drift"].item()
+    big = customers(5000)
+    nudged = big.with_columns(pl.col("spend") + 0.01 * big["spend"].std(ddof=0))  # Evidently: np.std
+    ev = similarity(big, nudged, keys="user_id").layers["distributions"].evidence
+    row = ev.filter(pl.col("column") == "spend").row(0, named=True)
+    assert row["test"] == "wasserstein" and not row["drift"]
+    assert row["wasserstein_normed"] == pytest.approx(0.01, rel=1e-6)
+
+
+def test_consistency_reasons_and_rendering_are_deterministic():
+    d = customers(1500)
+    copy, _ = stale_copy(d, "user_id", seed=5, stale_column="email", type_column="age",
+                         shift_column="spend")
+    rep = consistency(d, copy, threshold=0.9, keys="user_id", names=("crm", "copy"))
+    assert not rep.consistent
+    text = " ".join(rep.reasons)
+    for needle in ("150 reference key(s) missing", "incompatible types: age", "spend",
+                   "worst columns"):
+        assert needle in text
+    again = consistency(d, copy, threshold=0.9, keys="user_id", names=("crm", "copy"))
+    assert rep._repr_html_() == again._repr_html_()
+    assert str(rep) == str(again)
+    assert "0x" not in rep._repr_html_()
+    assert rep.to_dict()["consistent"] is False
+
+
+def _contract(name, props):
+    from meshkit.contracts import DataContract
+    return DataContract.from_dict({
+        "apiVersion": "v3.1.0", "kind": "DataContract", "id": name, "version": "1.0.0",
+        "status": "active", "schema": [{"name": name, "properties": props}]})
+
+
+def test_contract_conformance_and_disagreeing_standards_are_flagged():
+    d = customers(300).select("user_id", "country", "age")
+    copy = d.with_columns(pl.when(pl.col("user_id") < 10).then(pl.lit("XX"))
+                          .otherwise(pl.col("country")).alias("country"))
+    countries = {"metric": "invalidValues", "mustBe": 0,
+                 "arguments": {"validValues": ["DE", "FR", "ES", "IT"]}}
+    c1 = _contract("crm", [{"name": "user_id", "logicalType": "integer", "primaryKey": True},
+                           {"name": "country", "logicalType": "string", "quality": [countries]},
+                           {"name": "age", "logicalType": "integer"}])
+    c2 = _contract("copy", [{"name": "user_id", "logicalType": "integer", "primaryKey": True},
+                            {"name": "country", "logicalType": "string", "quality": [
+                                dict(countries, arguments={"validValues": ["DE", "FR"]})]},
+                            {"name": "age", "logicalType": "number"}])
+    rep = consistency(d, copy, threshold=0.5, contracts=(c1, c2))   # keys from the contract
+    assert rep.similarity.keys == ["user_id"]
+    aspects = set(zip(rep.standards["left"], rep.standards["aspect"]))
+    assert aspects == {("country", "validValues"), ("age", "logicalType")}
+    assert rep.conformance.height == 2
+    assert not rep.standards_ok
+    text = " ".join(rep.reasons)
+    assert "contracts disagree on age logicalType: integer vs number" in text
+    assert "fails its contract" in text
+    clean = consistency(d, d, threshold=0.5, contracts=(c1, c1))
+    assert clean.standards_ok and clean.reasons == []
+
+
+def test_similarity_matrix_over_products_sharing_the_entity():
+    d = customers(600)
+    stale, _ = stale_copy(d, "user_id", seed=1, stale_column="email", type_column="age",
+                          shift_column="spend")
+    half = d.head(300)
+    other = pl.DataFrame({"order_id": [1, 2], "x": [1.0, 2.0]})
+    m = similarity_matrix({"crm": d, "stale": stale, "half": half, "orders": other}, "user_id")
+    assert m.names == ["crm", "stale", "half"]
+    assert "orders" in m.skipped
+    assert np.allclose(np.diag(m.scores), 1.0)
+    assert m.scores[0, 1] < m.scores[0, 2] < 1.0
+    assert m.to_frame().columns == ["product", "crm", "stale", "half"]
+
+
+def test_viz_figures():
+    from meshkit.viz.consistency import layer_scores, similarity_heatmap, threshold_sweep
+    d = customers(300)
+    stale, _ = stale_copy(d, "user_id", seed=1, stale_column="email", type_column="age",
+                          shift_column="spend")
+    m = similarity_matrix({"a": d, "b": stale}, "user_id")
+    fig = similarity_heatmap(m)
+    assert fig.axes[0].get_title() == "Similarity across products"
+    reports = {"stale": m.reports[("a", "b")]}
+    assert len(threshold_sweep(reports).axes[0].lines) == 3
+    assert len(layer_scores(reports).axes[0].patches) == 4

@@ -1,0 +1,85 @@
+"""Exact metrics equal scipy's on the same inputs; PSI matches a hand-computed case."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from meshkit.consistency import metrics
+
+SIZES = [(5, 7), (300, 450), (9_000, 10_000), (12_000, 30_000)]
+
+
+@pytest.mark.parametrize("n1,n2", SIZES)
+def test_ks_and_wasserstein_equal_scipy(n1, n2):
+    rng = np.random.default_rng(n1)
+    a = rng.normal(0, 1, n1)
+    b = rng.normal(0.1, 1.2, n2)
+    b[: min(5, n2)] = a[: min(5, n2)]          # ties across the samples
+    ours = metrics.ks_2samp(a, b)
+    ref = stats.ks_2samp(a, b)
+    assert ours.statistic == pytest.approx(ref.statistic, abs=1e-9)
+    assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-9)
+    assert metrics.wasserstein(a, b) == pytest.approx(stats.wasserstein_distance(a, b), abs=1e-9)
+
+
+def test_ties_and_discrete_values_equal_scipy():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 5, 20_000).astype(float)
+    b = rng.integers(1, 6, 15_000).astype(float)
+    ours, ref = metrics.ks_2samp(a, b), stats.ks_2samp(a, b)
+    assert ours.statistic == pytest.approx(ref.statistic, abs=1e-9)
+    assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-9)
+    assert metrics.wasserstein(a, b) == pytest.approx(stats.wasserstein_distance(a, b), abs=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60),
+       st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60))
+def test_property_equal_scipy(a, b):
+    a, b = np.array(a), np.array(b)
+    ours, ref = metrics.ks_2samp(a, b), stats.ks_2samp(a, b)
+    assert ours.statistic == pytest.approx(ref.statistic, abs=1e-9)
+    assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-9)
+    assert metrics.wasserstein(a, b) == pytest.approx(stats.wasserstein_distance(a, b),
+                                                      rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_jensen_shannon_and_chi_square_equal_scipy(seed):
+    rng = np.random.default_rng(seed)
+    p = rng.integers(0, 50, 12)
+    q = rng.integers(0, 50, 12)
+    p[0] = 0  # a category absent on one side
+    assert metrics.js_distance(p, q) == pytest.approx(jensenshannon(p, q), abs=1e-9)
+    keep = (p + q) > 0
+    stat, pvalue = metrics.chi_square(p, q)
+    ref = stats.chi2_contingency(np.vstack([p[keep], q[keep]]), correction=False)
+    assert stat == pytest.approx(ref.statistic, abs=1e-9)
+    assert pvalue == pytest.approx(ref.pvalue, abs=1e-9)
+
+
+def test_psi_hand_computed():
+    # reference 0..99 -> decile bins of 10 rows each; current: 20 rows in the first
+    # decile, 0 in the second, 10 in each of the other eight.
+    ref = np.arange(100.0)
+    cur = np.concatenate([np.linspace(0, 9, 20), np.arange(20.0, 100.0)])
+    # shares: bin1 0.1 -> 0.2, bin2 0.1 -> 1e-4 (empty), others 0.1 -> 0.1
+    expected = (0.2 - 0.1) * np.log(0.2 / 0.1) + (1e-4 - 0.1) * np.log(1e-4 / 0.1)
+    assert metrics.psi(ref, cur) == pytest.approx(expected, abs=1e-12)
+    assert metrics.psi(ref, ref) == 0.0
+
+
+def test_psi_from_counts_hand_computed():
+    assert metrics.psi_from_counts([50, 50], [40, 60]) == pytest.approx(
+        (0.4 - 0.5) * np.log(0.4 / 0.5) + (0.6 - 0.5) * np.log(0.6 / 0.5), abs=1e-12)
+
+
+def test_sorted_pair_drops_nans_and_refuses_empty():
+    pair = metrics.sorted_pair([np.nan, 2.0, 1.0], [3.0])
+    assert pair.a.tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError):
+        metrics.sorted_pair([np.nan], [1.0])

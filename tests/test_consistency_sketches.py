@@ -1,0 +1,110 @@
+"""Federated profiles: similarity from two profiles alone, estimates within their bounds."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from meshkit.consistency import profile, similarity, stale_copy
+from meshkit.consistency.sketches import profile_batches, profile_parquet
+
+
+def product(n, seed, shift=0.0, start=0):
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({
+        "id": np.arange(start, start + n),
+        "amount": rng.lognormal(3.0 + shift, 0.6, n),
+        "score": rng.normal(shift, 1.0, n),
+        "segment": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1]),
+    })
+
+
+@pytest.fixture(scope="module")
+def pair():
+    left = product(200_000, 1)
+    right = product(200_000, 2, shift=0.15, start=50_000)  # 150k shared keys
+    return left, right
+
+
+def test_sketch_estimates_stay_within_their_bounds(pair):
+    left, right = pair
+    exact = similarity(left, right, keys="id")
+    est = similarity(profile(left, "id", name="left"), profile(right, "id", name="right"))
+    assert est.mode == "sketch" and "values" not in est.layers
+    assert est.layers["keys"].estimated and est.layers["distributions"].estimated
+    assert not est.layers["schema"].estimated
+    # keys: the exact Jaccard lies inside the theta bounds
+    lo, hi = est.layers["keys"].details["jaccard_bounds"]
+    true_jaccard = exact.layers["keys"].score
+    assert true_jaccard == pytest.approx(150_000 / 250_000)
+    assert lo <= true_jaccard <= hi
+    assert hi - lo < 0.05
+    # numeric columns: the KS estimate is within eps_left + eps_right of the exact statistic
+    bounds = est.layers["distributions"].details["ks_error_bound"]
+    ex = exact.layers["distributions"].evidence
+    es = est.layers["distributions"].evidence
+    for column in ("amount", "score"):
+        d_exact = ex.filter(pl.col("column") == column)["ks_statistic"].item()
+        d_est = es.filter(pl.col("column") == column)["ks_statistic"].item()
+        assert abs(d_est - d_exact) <= bounds[column], (column, d_est, d_exact)
+        assert 0 < bounds[column] < 0.05
+        w_exact = ex.filter(pl.col("column") == column)["wasserstein_normed"].item()
+        w_est = es.filter(pl.col("column") == column)["wasserstein_normed"].item()
+        w_bound = est.layers["distributions"].details["wasserstein_normed_error_bound"][column]
+        assert abs(w_est - w_exact) <= w_bound
+    # categorical figures are exact (frequency counts)
+    for name in ("jensen_shannon", "chi_square"):
+        assert es.filter(pl.col("column") == "segment")[name].item() == pytest.approx(
+            ex.filter(pl.col("column") == "segment")[name].item(), abs=1e-9)
+    assert "KLL rank error" in str(est)
+
+
+def test_profiles_merge_like_one_profile(pair):
+    left, _ = pair
+    whole = profile(left, "id")
+    parts = profile(left.head(120_000), "id").merge(profile(left.tail(80_000), "id"))
+    assert parts.n_rows == whole.n_rows == 200_000
+    assert parts.keys_sketch.get_estimate() == pytest.approx(200_000, rel=0.03)
+    assert parts.categorical["segment"].equals(whole.categorical["segment"])
+    assert np.allclose(parts.moments["amount"], whole.moments["amount"])
+    assert similarity(whole, parts).score > 0.98
+
+
+def test_identical_profiles_score_one_and_disjoint_keys_zero():
+    d = product(5000, 3)
+    p = profile(d, "id")
+    assert similarity(p, p).score == 1.0
+    other = profile(d.with_columns(pl.col("id") + 1_000_000), "id")
+    assert similarity(p, other).layers["keys"].score == 0.0
+
+
+def with_email(d):
+    return d.with_columns(
+        (pl.lit("user") + pl.col("id").cast(pl.Utf8) + pl.lit("@mail.example.org")).alias("email"))
+
+
+def test_profile_is_small_and_leaves_near_unique_text_out(pair):
+    d = with_email(pair[0])
+    p = profile(d, "id")
+    assert "email" not in p.categorical and "email" in p.skipped
+    assert p.size_bytes() < 0.05 * d.estimated_size()
+    # bounded: four times fewer rows, about the same size (the sketches are full)
+    quarter = profile(d.head(50_000), "id")
+    assert p.size_bytes() < 1.2 * quarter.size_bytes()
+    stale, _ = stale_copy(d, "id", steps=["stale_values"], stale_column="email", seed=1)
+    rep = similarity(p, profile(stale, "id"))
+    assert any("more than 1000 categories): email" in n for n in rep.layers["distributions"].notes)
+
+
+def test_streamed_profile_equals_in_memory_counts(tmp_path, pair):
+    left, _ = pair
+    path = tmp_path / "left.parquet"
+    left.write_parquet(path)
+    streamed = profile_parquet(path, "id", batch_rows=50_000)
+    batches = profile_batches(left.iter_slices(70_000), "id")
+    whole = profile(left, "id")
+    for p in (streamed, batches):
+        assert p.n_rows == 200_000
+        assert p.categorical["segment"].equals(whole.categorical["segment"])
+        assert np.allclose(p.moments["score"], whole.moments["score"])
+        # theta sketches are deterministic: same keys, same estimate
+        assert p.keys_sketch.get_estimate() == pytest.approx(whole.keys_sketch.get_estimate())

@@ -1,0 +1,165 @@
+"""RFC 6962 Merkle tree (published test vectors), proofs, and the tamper-evident log."""
+
+import json
+
+import pytest
+
+from meshkit.errors import IntegrityError
+from meshkit.security.audit import (EMPTY_ROOT, AuditLog, consistency_proof, inclusion_proof,
+                                    leaf_hash, merkle_root, node_hash, verify_consistency,
+                                    verify_inclusion, verify_log)
+from meshkit.security.keys import SeededKeySource
+from meshkit.security.tokens import Identity, Principal
+
+# The RFC 6962 reference tree used by Certificate Transparency implementations:
+# the eight leaves and the tree head for every size 1..8.
+LEAVES = [bytes.fromhex(h) for h in ["", "00", "10", "2021", "3031", "40414243",
+                                     "5051525354555657", "606162636465666768696a6b6c6d6e6f"]]
+ROOTS = ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+         "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+         "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+         "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+         "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+         "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+         "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+         "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"]
+INCLUSION = {
+    (0, 8): ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+             "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"],
+    (5, 8): ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+             "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"],
+}
+CONSISTENCY_2_8 = ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                   "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]
+HASHES = [leaf_hash(x) for x in LEAVES]
+
+
+def test_rfc6962_roots_for_every_size():
+    assert merkle_root([]).hex() == EMPTY_ROOT.hex() == (
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert [merkle_root(HASHES[:n]).hex() for n in range(1, 9)] == ROOTS
+
+
+def test_rfc6962_inclusion_and_consistency_vectors():
+    root = bytes.fromhex(ROOTS[7])
+    for (index, size), proof in INCLUSION.items():
+        assert [p.hex() for p in inclusion_proof(HASHES[:size], index)] == proof
+        assert verify_inclusion(HASHES[index], index, size, [bytes.fromhex(p) for p in proof],
+                                root)
+    assert [p.hex() for p in consistency_proof(HASHES, 2)] == CONSISTENCY_2_8
+    assert verify_consistency(2, 8, bytes.fromhex(ROOTS[1]), root,
+                              [bytes.fromhex(p) for p in CONSISTENCY_2_8])
+
+
+def test_prefixes_and_node_order_matter():
+    a, b = leaf_hash(b"a"), leaf_hash(b"b")
+    assert node_hash(a, b) != node_hash(b, a)
+    # a leaf can never pose as an interior node (domain separation 0x00 / 0x01)
+    assert leaf_hash(a + b) != node_hash(a, b)
+
+
+def test_every_proof_verifies_and_mangled_ones_do_not():
+    for n in range(1, 34):
+        leaves = [leaf_hash(b"entry %d" % i) for i in range(n)]
+        root = merkle_root(leaves)
+        for i in range(n):
+            proof = inclusion_proof(leaves, i)
+            assert verify_inclusion(leaves[i], i, n, proof, root)
+            assert not verify_inclusion(leaves[(i + 1) % n], i, n, proof, root) or n == 1
+            if proof:
+                bad = list(proof)
+                bad[0] = bytes([bad[0][0] ^ 1]) + bad[0][1:]
+                assert not verify_inclusion(leaves[i], i, n, bad, root)
+                assert not verify_inclusion(leaves[i], i, n, proof[:-1], root)
+            assert not verify_inclusion(leaves[i], i, n, proof + [bytes(32)], root)
+        for m in range(0, n + 1):
+            proof = consistency_proof(leaves, m)
+            old = merkle_root(leaves[:m])
+            assert verify_consistency(m, n, old, root, proof)
+            if proof:
+                assert not verify_consistency(m, n, old, root, proof[:-1])
+                assert not verify_consistency(m, n, old, root, proof + [bytes(32)])
+            if 0 < m < n:
+                assert not verify_consistency(m, n, leaf_hash(b"forged"), root, proof)
+
+
+def test_proof_generators_reject_out_of_range():
+    with pytest.raises(IntegrityError):
+        inclusion_proof(HASHES, 8)
+    with pytest.raises(IntegrityError):
+        consistency_proof(HASHES, 9)
+
+
+@pytest.fixture()
+def log(tmp_path):
+    signer = Identity.generate(Principal("audit", "service"), source=SeededKeySource(4))
+    log = AuditLog(signer, path=tmp_path / "audit.jsonl")
+    for i in range(10):
+        log.append({"principal": f"p{i % 3}", "action": "read", "allowed": i % 2 == 0})
+    return log
+
+
+def _rewrite(path, lines):
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def test_intact_log_verifies_from_file_with_only_the_public_key(log):
+    result = AuditLog.verify_file(log.path, log.public_key)
+    assert result.ok and result.size == 10 and "intact" in str(result)
+    # third party: inclusion of entry 3 in the signed checkpoint, consistency 4 -> 10
+    entries, cps = AuditLog.read(log.path)
+    last = cps[-1]
+    assert last.verify(log.public_key)
+    assert verify_inclusion(leaf_hash(entries[3]), 3, last.size, log.inclusion_proof(3),
+                            last.root)
+    cp4 = next(c for c in cps if c.size == 4)
+    assert verify_consistency(4, last.size, cp4.root, last.root, log.consistency_proof(4))
+
+
+def test_edited_entry_is_found(log):
+    entries, _ = AuditLog.read(log.path)
+    rec = json.loads(entries[6])
+    rec["allowed"] = not rec["allowed"]
+    entries[6] = json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
+    _rewrite(log.path, entries)
+    result = AuditLog.verify_file(log.path, log.public_key)
+    assert not result.ok and result.first_bad == 6
+    assert "edited" in str(result)
+
+
+def test_removed_reordered_and_truncated_entries_are_found(log):
+    entries, _ = AuditLog.read(log.path)
+    cases = {"removed": entries[:4] + entries[5:],
+             "reordered": entries[:2] + [entries[3], entries[2]] + entries[4:],
+             "truncated": entries[:7]}
+    for name, lines in cases.items():
+        _rewrite(log.path, lines)
+        result = AuditLog.verify_file(log.path, log.public_key)
+        assert not result.ok, name
+        assert result.first_bad is not None and result.first_bad <= 7, name
+    assert "truncated" in str(result)
+
+
+def test_forged_checkpoint_signature_is_found(log, tmp_path):
+    cp_path = log.path.with_name(log.path.name + ".checkpoints")
+    lines = cp_path.read_text().splitlines()
+    last = json.loads(lines[-1])
+    last["root"] = "00" * 32
+    lines[-1] = json.dumps(last)
+    cp_path.write_text("\n".join(lines) + "\n")
+    result = AuditLog.verify_file(log.path, log.public_key)
+    assert not result.ok and any("signature" in p for p in result.problems)
+
+
+def test_wrong_public_key_does_not_verify(log):
+    other = Identity.generate(Principal("x"), source=SeededKeySource(5)).public().public_key
+    assert not verify_log(log.entries, log.checkpoints, other).ok
+
+
+def test_in_memory_log_and_html(log):
+    assert log.verify().ok
+    log.entries[1] = log.entries[1].replace(b"read", b"write")
+    result = log.verify()
+    assert not result.ok and "tampered" in result._repr_html_()
