@@ -43,9 +43,9 @@ def build(n_grants: int, seed: int):
     grants = []
     for i in range(n_grants):
         g = {"id": f"g{i}", "action": rng.choice(ACTIONS[:3])}
-        g.update({"principal": rng.choice(people).name} if rng.random() < 0.8
+        g.update({"principal": rng.choice(people).name} if rng.random() < 0.98
                  else {"role": rng.choice(["analyst", "engineer", "auditor", "bi"])})
-        g.update({"product": rng.choice(products).name} if rng.random() < 0.9
+        g.update({"product": rng.choice(products).name} if rng.random() < 0.95
                  else {"domain": rng.choice(domains)})
         if rng.random() < 0.5:
             g["columns"] = ["id", "amount", "email"]

@@ -9,8 +9,11 @@ the public API::
     report = mk.consistency(d1, d2, threshold=0.8)                     # consistency
     decision = mk.security(product, principal, action="read")          # security
 
-Names are imported lazily (PEP 562), so ``import meshkit`` stays quick and a notebook that
-only needs the mesh does not pay for the federation or security stacks.
+The three formulas are imported eagerly: ``meshkit.consistency`` and ``meshkit.security`` are
+both a sub-package and a function, and binding the functions here, once, keeps
+``mk.consistency(...)`` and ``mk.security(...)`` the functions in every import order (Python
+binds a sub-package on its parent only when it first loads it). Everything else is imported
+lazily (PEP 562).
 """
 
 from __future__ import annotations
@@ -32,19 +35,17 @@ _EXPORTS = {
     "validate": "meshkit.contracts",
     "ProductStore": "meshkit.store",
     "load_scenario": "meshkit.scenarios",
-    # federation: theta = aggregate(theta_1, ..., theta_n)
-    "aggregate": "meshkit.federation",
-    # consistency: similarity(D1, D2) > theta
-    "similarity": "meshkit.consistency",
-    "consistency": "meshkit.consistency",
-    "sync": "meshkit.consistency",
-    # security: encryption(D) & authentication(U) & authorization(U, D)
-    "security": "meshkit.security",
     # running the notebook chain
     "run_chain": "meshkit.pipeline",
 }
 
-__all__ = ["MeshkitError", "__version__", *_EXPORTS]
+__all__ = [
+    "MeshkitError", "__version__",
+    "aggregate",                             # federation: θ = aggregate(θ₁, …, θₙ)
+    "similarity", "consistency", "sync",     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
+    "security",                              # encryption(D) ∩ authentication(U) ∩ authorization(U, D)
+    *_EXPORTS,
+]
 
 
 def __getattr__(name: str):
@@ -58,3 +59,9 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+# The three formulas, bound last so their modules may use the lazy names above.
+from meshkit.federation import aggregate  # noqa: E402
+from meshkit.consistency import consistency, similarity, sync  # noqa: E402
+from meshkit.security import security  # noqa: E402

@@ -242,3 +242,17 @@ def test_viz_figures():
     reports = {"stale": m.reports[("a", "b")]}
     assert len(threshold_sweep(reports).axes[0].lines) == 3
     assert len(layer_scores(reports).axes[0].patches) == 4
+
+
+def test_row_order_and_key_width_do_not_change_the_report():
+    d = customers(2000)
+    copy, _ = stale_copy(d, "user_id", seed=9, stale_column="email", type_column="age",
+                         shift_column="spend")
+    base = similarity(d, copy, keys="user_id")
+    shuffled = similarity(d.sample(fraction=1.0, shuffle=True, seed=1),
+                          copy.sample(fraction=1.0, shuffle=True, seed=2)
+                          .with_columns(pl.col("user_id").cast(pl.Int32)), keys="user_id")
+    for layer in ("keys", "values", "distributions"):     # the schema sees Int32 vs Int64
+        assert shuffled.layers[layer].score == pytest.approx(base.layers[layer].score, abs=1e-12)
+    assert shuffled.layers["schema"].score < base.layers["schema"].score
+    assert shuffled.layers["values"].evidence.equals(base.layers["values"].evidence)

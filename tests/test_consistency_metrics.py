@@ -9,7 +9,7 @@ from scipy.spatial.distance import jensenshannon
 
 from meshkit.consistency import metrics
 
-SIZES = [(5, 7), (300, 450), (9_000, 10_000), (12_000, 30_000)]
+SIZES = [(5, 7), (300, 450), (2_000, 2_000), (9_000, 10_000), (12_000, 30_000), (20_000, 20_000)]
 
 
 @pytest.mark.parametrize("n1,n2", SIZES)

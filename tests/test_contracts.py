@@ -382,3 +382,14 @@ def test_infer_contract_bad_input():
         infer_contract(frame, id="x")
     with pytest.raises(DataError, match="a polars DataFrame or LazyFrame"):
         infer_contract({"a": [1]}, id="x")
+
+
+@pytest.mark.parametrize("module", ["model", "parse", "types", "checks", "report", "validate",
+                                    "infer"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"meshkit.contracts.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -222,3 +222,56 @@ def test_bad_methods_and_options(method, options):
 def test_errors_belong_to_the_one_tree():
     with pytest.raises(MeshkitError):
         aggregate([[np.ones(1)], [np.ones(2)]])
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(3, 9), size=st.integers(1, 6), seed=st.integers(0, 10_000),
+       method=st.sampled_from(["fedavg", "mean", "median", "trimmed_mean", "krum", "multikrum"]))
+def test_order_of_domains_does_not_matter(n, size, seed, method):
+    rng = np.random.default_rng(seed)
+    thetas = [[rng.normal(size=size), rng.normal(size=(2, size))] for _ in range(n)]
+    weights = rng.integers(1, 50, n)
+    options = {"trimmed_mean": {"beta": 0.25}, "krum": {"f": 0}, "multikrum": {"f": 0, "m": 2}}.get(method, {})
+    if method in ("krum", "multikrum"):  # Krum breaks exact ties by position, as Flower does
+        flat = np.stack([np.concatenate([a.ravel() for a in t]) for t in thetas])
+        scores = np.sort(krum_scores(pairwise_sq_distances(flat), 0))
+        assume(np.all(np.diff(scores) > 1e-9 * (1 + scores[-1])))
+    perm = rng.permutation(n)
+    a = aggregate(thetas, weights, method, **options)
+    b = aggregate([thetas[i] for i in perm], weights[perm], method, **options)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(3, 8), value=st.floats(-1e6, 1e6), method=st.sampled_from(sorted(
+    ["fedavg", "mean", "median", "trimmed_mean", "krum", "multikrum", "bulyan"])))
+def test_identical_domains_aggregate_to_their_common_value(n, value, method):
+    thetas = [[np.full(3, value)] for _ in range(n)]
+    out = aggregate(thetas, method=method)[0]
+    np.testing.assert_allclose(out, value, rtol=1e-12, atol=1e-300)  # subnormals round
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 8))
+def test_robust_rules_stay_within_the_coordinatewise_range(seed, n):
+    rng = np.random.default_rng(seed)
+    thetas = [[rng.normal(size=5)] for _ in range(n)]
+    stacked = np.stack([t[0] for t in thetas])
+    for method in ("fedavg", "median", "trimmed_mean"):
+        out = aggregate(thetas, rng.integers(1, 9, n), method)[0]
+        assert np.all(out >= stacked.min(0) - 1e-12) and np.all(out <= stacked.max(0) + 1e-12)
+
+
+@pytest.mark.parametrize("method", sorted(["fedavg", "mean", "median", "trimmed_mean", "krum", "multikrum",
+                                           "bulyan"]))
+def test_empty_and_scalar_arrays_keep_their_shapes(method):
+    thetas = [[np.full((2, 2), float(i)), np.zeros(0), np.array(float(i))] for i in range(5)]
+    out = aggregate(thetas, method=method)
+    assert [a.shape for a in out] == [(2, 2), (0,), ()]

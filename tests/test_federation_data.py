@@ -117,3 +117,14 @@ def test_retail_datasets_split_each_domain():
         assert d.X_train[:, 1].max() < n_items and d.X_train[:, 0].max() < n_users
     with pytest.raises(FederationError, match="retail"):
         retail_datasets(load_scenario("healthcare", scale=0.1))
+
+
+def test_retail_sizes_cover_interactions_read_from_another_generation():
+    from meshkit.scenarios import load_scenario
+
+    big = load_scenario("retail", scale=0.4, seed=42)
+    small = load_scenario("retail", scale=0.2, seed=42)
+    stored = {p: big.frames[p] for p in ("purchases", "page_views")}
+    data, n_users, n_items = retail_datasets(small, frames=stored)
+    assert n_items == big.frames["items"].height and n_users == big.frames["customer_profiles"].height
+    assert all(d.X_train[:, 1].max() < n_items for d in data.values())

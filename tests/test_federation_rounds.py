@@ -165,3 +165,48 @@ def test_healthcare_fedavg_beats_local_and_nears_centralized(split_seed):
     # each local model scored on the whole mesh's test data, then averaged over models
     assert fed_acc >= local.mean_over_domains()["accuracy"]
     assert abs(fed_acc - central["overall"]["accuracy"]) <= 0.02
+
+
+def test_compare_strategies_runs_each_and_notes_the_ones_that_cannot_run():
+    from meshkit.federation import Setup, compare_strategies
+
+    setup = Setup(_toy(n_domains=4), LogisticRegression(lr=0.3), "accuracy", ("accuracy", "log_loss"))
+    rows, curves = compare_strategies(setup, {"fedavg": {}, "fedprox": {"mu": 1.0}, "krum": {"f": 1}},
+                                      rounds=2, progress=False)
+    assert [r["strategy"] for r in rows] == ["FedAvg", "FedProx(mu=1.0)", "Krum(f=1)"]
+    assert rows[0]["note"] == "" and 0 <= rows[0]["accuracy"] <= 1
+    assert "too large" in rows[2]["note"] and rows[2]["accuracy"] is None
+    assert set(curves) == {"FedAvg", "FedProx(mu=1.0)"} and len(curves["FedAvg"]) == 2
+
+
+class SignFlip(DomainClient):
+    """A Byzantine domain: sends its honest update reversed and scaled by 10."""
+
+    def fit(self, parameters, config):
+        params, n = super().fit(parameters, config)
+        return [p - 10.0 * (q - p) for p, q in zip(parameters, params)], n
+
+
+def test_robust_strategies_resist_a_byzantine_domain_where_fedavg_does_not():
+    from meshkit.federation import FedMedian
+
+    data = _toy(n_domains=7, rows=100)
+
+    def final(strategy):
+        clients = _clients(data, bad={"d3"}, cls=SignFlip)
+        return run_federated(LogisticRegression(), data, strategy, rounds=8, progress=False,
+                             clients=clients).final["accuracy"]
+
+    honest = run_federated(LogisticRegression(lr=0.3), data, FedAvg(), rounds=8, progress=False,
+                           clients=_clients(data)).final["accuracy"]
+    attacked = final(FedAvg())
+    assert attacked < honest - 0.1
+    assert final(Krum(f=1)) > honest - 0.05
+    assert final(FedMedian()) > honest - 0.05
+
+
+def test_history_renders_in_a_notebook():
+    data = _toy()
+    h = run_federated(LogisticRegression(), data, rounds=2, progress=False, clients=_clients(data, bad={"d1"}))
+    page = h._repr_html_()
+    assert "FedAvg()" in page and "2 rounds" in page and "2 domain failure(s)" in page and "<table" in page

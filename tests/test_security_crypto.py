@@ -266,3 +266,26 @@ def test_protect_unknown_mode_or_column_is_clear_error():
     with pytest.raises(SecurityError, match="missing from the frame"):
         protect_frame(_frame(), {"phone": "randomized"}, keyset=ks, data_key=bytes(16),
                       context=b"c")
+
+
+def test_sealed_keyset_round_trip_and_refusals():
+    ks = Keyset.generate("crm")
+    ks.rotate()
+    master = os.urandom(32)
+    doc = ks.seal(master)
+    assert ks.primary.material.hex() not in str(doc)
+    back = Keyset.unseal(doc, master)
+    assert back.key_ids == ks.key_ids and back.primary.created == ks.primary.created
+    w = ks.wrap(bytes(16), context=CTX)
+    assert back.unwrap(w, context=CTX) == bytes(16)
+    assert back.join_key("email") == ks.join_key("email")
+    with pytest.raises(IntegrityError, match="does not open"):
+        Keyset.unseal(doc, os.urandom(32))
+    renamed = dict(doc, keys=[dict(k) for k in doc["keys"]])
+    renamed["keys"][0]["key_id"] = "crm-k9-evil"
+    with pytest.raises(IntegrityError, match="does not open"):
+        Keyset.unseal(renamed, master)
+    with pytest.raises(IntegrityError, match="malformed sealed keyset"):
+        Keyset.unseal({"domain": "crm"}, master)
+    with pytest.raises(SecurityError, match="32 bytes"):
+        ks.seal(b"short")

@@ -2,7 +2,7 @@
 
 import hashlib
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import polars as pl
 import pytest
@@ -276,3 +276,92 @@ def test_retail_mesh_end_to_end(tmp_path):
     stranger = next(i for i in ids if i.principal.domain != pii.domain)
     with pytest.raises(AuthorizationError):
         store.read(pii, stranger)
+
+
+def test_for_mesh_checks_policy_and_principal_specs(tmp_path):
+    from meshkit.errors import PolicyError
+    from meshkit.scenarios import load_scenario
+
+    mesh = load_scenario("retail", scale=0.1, seed=0).mesh
+    bad = Policy.from_dict({"grants": [{"principal": "ana", "product": "invoices",
+                                        "action": "read"}]})
+    with pytest.raises(PolicyError, match="product that does not exist") as err:
+        SecurityModel.for_mesh(mesh, policy=bad, source=SeededKeySource(0))
+    assert err.value.where.endswith(".product") and "invoices" in err.value.found
+    with pytest.raises(PolicyError, match="unknown field in principal") as err:
+        SecurityModel.for_mesh(mesh, principals=[{"name": "ana", "team": "x"}])
+    assert err.value.where == "principals[0].team"
+    model, people = SecurityModel.for_mesh(mesh, principals=[{"name": "ana", "roles": ["a"]}],
+                                           source=SeededKeySource(0), clock=lambda: T0)
+    owners = {p.owner for p in mesh.products()}
+    assert owners | {"ana"} == set(people)
+    assert all("owner" in people[o].principal.roles for o in owners)
+
+
+def test_attempt_records_how_an_attack_was_refused(world):
+    from meshkit.security import attempt, flipped_byte, swapped_file
+    from meshkit.security.attacks import outcomes_table
+
+    model, store, ids = world
+    blob = store.blob_path("customers", 0)
+    before = blob.read_bytes()
+    with flipped_byte(blob):
+        assert blob.read_bytes() != before
+        out = attempt("tamper", lambda: store.read("customers", ids["cleo"]))
+    assert blob.read_bytes() == before
+    assert out.refused and out.layer == "encryption/integrity" and out.error == "IntegrityError"
+    ok = attempt("legit read", lambda: store.read("customers", ids["cleo"]))
+    assert not ok.refused and "NOT REFUSED" in str(ok)
+    denied = attempt("decision", lambda: security("customers", ids["ana"], model=model))
+    assert denied.refused and denied.layer == "decision"
+    store.publish("leads", pl.DataFrame({"lead": [1], "email": ["z@x.io"]}), ids["cleo"])
+    with swapped_file(blob, store.blob_path("leads", 0)):
+        moved = attempt("moved", lambda: store.read("leads", ids["cleo"]))
+    assert moved.refused
+    assert store.read("leads", ids["cleo"]).height == 1
+    table = outcomes_table([out, ok, denied, moved])
+    assert table["refused"].to_list() == [True, False, True, True]
+
+
+def test_lazy_publish_protects_pii_batch_by_batch(world, tmp_path):
+    model, store, ids = world
+    big = pl.DataFrame({"id": range(5000), "email": [f"u{i % 700}@x.io" for i in range(5000)],
+                        "region": ["north", "south"] * 2500, "age": list(range(5000))})
+    path = tmp_path / "big.parquet"
+    big.write_parquet(path, row_group_size=1000)
+    pub = store.publish("customers", pl.scan_parquet(path), ids["cleo"])
+    assert pub.rows == 5000 and pub.protected == {"email": "deterministic", "age": "randomized"}
+    blob = store.blob_path("customers", pub.version).read_bytes()
+    assert b"u1@x.io" not in blob
+    back = store.read("customers", ids["cleo"], version=pub.version)
+    assert back.sort("id").equals(big)
+    # deterministic tokens are the same batch by batch and equal to the eager tokens
+    from meshkit.security.columns import tokenize_values
+
+    model.policy.grant(principal="ana", product="customers", action="read",
+                       masks={"email": "tokenize"})
+    lazy = store.read("customers", ids["ana"], version=pub.version)
+    t1 = lazy.filter(pl.col("id") == 1)["email"].item()
+    assert t1 == lazy.filter(pl.col("id") == 4901)["email"].item()  # rows in other batches
+    assert t1 == tokenize_values(["u1@x.io"], keyset=model.keysets["crm"], column="email")[0]
+
+
+def test_store_reopens_in_a_new_process_with_sealed_keysets(world, tmp_path):
+    import os
+
+    from meshkit.security import Keyset
+
+    model, store, ids = world
+    master = os.urandom(32)
+    sealed = {d: ks.seal(master) for d, ks in model.keysets.items()}
+    # a new model (as in another process): same products and principals, keys unsealed
+    fresh = SecurityModel.build([CUSTOMERS, LEADS, ORDERS], identities=ids.values(),
+                                clock=lambda: T0)
+    fresh.keysets = {d: Keyset.unseal(doc, master) for d, doc in sealed.items()}
+    reopened = SecureStore(store.root, fresh)
+    assert reopened.versions("customers") == [0]
+    assert reopened.read("customers", ids["cleo"]).equals(FRAME)
+    # without the domain's keys, nothing decrypts
+    fresh.keysets["crm"] = Keyset.generate("crm")
+    with pytest.raises(IntegrityError, match="does not hold"):
+        reopened.read("customers", ids["cleo"])

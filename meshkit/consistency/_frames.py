@@ -71,7 +71,10 @@ def check_keys(frame: pl.DataFrame, keys: list[str], *, where: str) -> None:
     if nulls:
         raise ConsistencyError("null entity keys", where=where,
                                expected=f"no nulls in {keys}", found=f"{nulls} row(s) with a null key")
-    dup = frame.select(keys).filter(pl.struct(keys).is_duplicated())
+    key = pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
+    if frame.select(key.n_unique()).item() == frame.height:
+        return
+    dup = frame.select(keys).filter(key.is_duplicated())
     if dup.height:
         first = dup.row(0, named=True)
         n = dup.unique().height

@@ -156,8 +156,37 @@ def schema_layer(pairs: list[ColumnPair], only_left: list[str], only_right: list
     return LayerResult("schema", float(score), evidence, notes)
 
 
-def _key_expr(keys: list[str]) -> pl.Expr:
-    return pl.col(keys[0]) if len(keys) == 1 else pl.struct(keys)
+def matched_rows(left: pl.DataFrame, right: pl.DataFrame, keys: list[str]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions ``(li, ri)`` of the keys present on both sides (keys are unique).
+
+    A single numeric key is matched by binary search over the sorted keys (a merge join,
+    skipping the sort when the column is already sorted); other keys use a polars join.
+    """
+    if len(keys) == 1 and left.schema[keys[0]].is_numeric() \
+            and left.schema[keys[0]] == right.schema[keys[0]]:
+        def sorted_keys(frame):
+            col = frame.get_column(keys[0])
+            if col.is_sorted():
+                return col.to_numpy(), None
+            order = col.arg_sort().to_numpy()
+            return col.to_numpy()[order], order
+
+        lk, lorder = sorted_keys(left)
+        rk, rorder = sorted_keys(right)
+        pos = np.minimum(np.searchsorted(rk, lk), rk.size - 1)
+        match = rk[pos] == lk
+        li = np.flatnonzero(match)
+        ri = pos[match]
+        if lorder is not None:
+            li = lorder[li]
+        if rorder is not None:
+            ri = rorder[ri]
+        return li, ri
+    joined = left.select(keys).with_row_index("__li").join(
+        right.select([pl.col(k).cast(left.schema[k]) for k in keys]).with_row_index("__ri"),
+        on=keys, how="inner")
+    return joined["__li"].to_numpy().astype(np.int64), joined["__ri"].to_numpy().astype(np.int64)
 
 
 def key_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str]) -> LayerResult:
@@ -169,7 +198,7 @@ def key_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str]) -> Layer
     rk = right.select(keys)
     _check_key_types(lk, rk, keys)
     n_l, n_r = lk.height, rk.height
-    shared = lk.join(rk, on=keys, how="semi", nulls_equal=False).height
+    shared = int(matched_rows(lk, rk, keys)[0].size)
     union = n_l + n_r - shared
     jaccard = shared / union if union else 0.0
     evidence = pl.DataFrame({
@@ -205,14 +234,14 @@ def value_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
     pairs = [p for p in pairs if p.compatible and p.left not in keys]
     if not pairs:
         return LayerResult("values", 0.0, _empty_values(), ["no comparable columns besides the keys"])
-    lsel = left.select([*keys, *[pl.col(p.left).alias(f"l{i}") for i, p in enumerate(pairs)]])
-    rsel = right.select([*keys, *[pl.col(p.right).alias(f"r{i}") for i, p in enumerate(pairs)]])
-    rsel = rsel.with_columns([pl.col(k).cast(lsel.schema[k]) for k in keys
-                              if rsel.schema[k] != lsel.schema[k]])
-    joined = lsel.join(rsel, on=keys, how="inner")
-    if joined.height == 0:
+    li, ri = matched_rows(left, right, keys)
+    if li.size == 0:
         return LayerResult("values", 0.0, _empty_values(pairs),
                            ["no shared keys: values cannot be compared"])
+    lsel = left.select([pl.col(p.left).alias(f"l{i}") for i, p in enumerate(pairs)])
+    rsel = right.select([pl.col(p.right).alias(f"r{i}") for i, p in enumerate(pairs)])
+    lsel, rsel = _take(lsel, li), _take(rsel, ri)
+    joined = pl.concat([lsel, rsel], how="horizontal")
     exprs = []
     for i, p in enumerate(pairs):
         a, b = pl.col(f"l{i}"), pl.col(f"r{i}")
@@ -250,6 +279,13 @@ def as_number(expr: pl.Expr, dtype: pl.DataType, other: pl.DataType) -> pl.Expr:
     if dtype == pl.Date or isinstance(dtype, pl.Datetime):
         expr = expr.cast(pl.Datetime("us"))
     return expr.to_physical().cast(pl.Float64)
+
+
+def _take(frame: pl.DataFrame, rows: np.ndarray) -> pl.DataFrame:
+    """``frame[rows]``; a zero-copy slice when the rows are one ascending run."""
+    if rows.size and int(rows[-1]) - int(rows[0]) + 1 == rows.size and np.all(np.diff(rows) == 1):
+        return frame.slice(int(rows[0]), rows.size)
+    return frame[rows]
 
 
 def _empty_values(pairs=()) -> pl.DataFrame:
@@ -344,19 +380,33 @@ def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
     distinct reference values (near-unique text) are left out and named in the notes.
     """
     rows, skipped = [], []
-    for p in pairs:
-        if not p.compatible or p.left in keys:
-            continue
-        a, b = left.get_column(p.left), right.get_column(p.right)
+    compared = [p for p in pairs if p.compatible and p.left not in keys]
+    numeric = [p for p in compared if p.kind == NUMERIC]
+    # sort every numeric column of both sides in one parallel polars run
+    queries = []
+    for p in numeric:
+        ta, tb = left.schema[p.left], right.schema[p.right]
+        queries.append(left.lazy().select(
+            as_number(pl.col(p.left), ta, tb).drop_nulls().drop_nans().sort()))
+        queries.append(right.lazy().select(
+            as_number(pl.col(p.right), tb, ta).drop_nulls().drop_nans().sort()))
+    columns = pl.collect_all(queries) if queries else []
+    sorted_columns = {p.left: (columns[2 * i].to_series(), columns[2 * i + 1].to_series())
+                      for i, p in enumerate(numeric)}
+    def numeric(name):
+        a, b = sorted_columns[name]
+        if a.len() == 0 or b.len() == 0:
+            return None
+        pair = metrics.sorted_pair(a.to_numpy(), b.to_numpy(), presorted=True)
+        return numeric_row(name, pair, float(a.std(ddof=0) or 0.0))
+
+    numeric_rows = {name: numeric(name) for name in sorted_columns}
+    for p in compared:
         if p.kind == NUMERIC:
-            ta, tb = a.dtype, b.dtype
-            a = left.select(as_number(pl.col(p.left), ta, tb)).to_series().drop_nulls().drop_nans().sort()
-            b = right.select(as_number(pl.col(p.right), tb, ta)).to_series().drop_nulls().drop_nans().sort()
-            if a.len() == 0 or b.len() == 0:
-                continue
-            pair = metrics.sorted_pair(a.to_numpy(), b.to_numpy(), presorted=True)
-            rows.append(numeric_row(p.left, pair, float(a.std(ddof=0) or 0.0)))
+            if numeric_rows[p.left] is not None:
+                rows.append(numeric_rows[p.left])
         else:
+            a, b = left.get_column(p.left), right.get_column(p.right)
             if a.n_unique() > MAX_CATEGORIES:
                 skipped.append(p.left)
                 continue

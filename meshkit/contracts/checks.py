@@ -38,7 +38,7 @@ import polars as pl
 from meshkit.contracts.model import ContractProperty, DataContract, QualityRule
 from meshkit.contracts.types import dtype_matches, parse_literal
 
-__all__ = ["PlannedCheck", "plan_checks", "duplicate_runs", "duplicated_values"]
+__all__ = ["PlannedCheck", "plan_checks", "duplicated_runs"]
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,11 @@ class PlannedCheck:
         and not evaluated.
     severity : str
         ``error`` fails the report; other severities are shown only.
-    count : polars.Expr or None
-        An aggregate giving the number of failing rows, when cheaper than summing
-        ``failing`` (duplicates are counted from sorted runs, not by hashing every row).
     duplicates_in : polars.Expr or None
-        For single-column duplicate checks: the column whose smallest duplicated values
-        pick the sample rows (``failing`` itself is then never evaluated row by row).
+        For single-column duplicate checks (``unique``, ``duplicateValues``, a one-column
+        ``primaryKey``): the column. Its duplicates are then measured from runs of the sorted
+        column (one sort, no per-row hashing), which also yields the smallest duplicated
+        values used to pick sample rows.
     """
 
     name: str
@@ -80,14 +79,28 @@ class PlannedCheck:
     quality: QualityRule | None = None
     usable: bool = True
     severity: str = "error"
-    count: pl.Expr | None = None
     duplicates_in: pl.Expr | None = None
 
     def count_expr(self) -> pl.Expr:
-        """The aggregate that counts failing rows."""
-        if self.count is not None:
-            return self.count
-        return self.failing.fill_null(False).sum()
+        """The aggregate measuring failing rows; read it with :meth:`failing_count`."""
+        if self.duplicates_in is None:
+            return self.failing.fill_null(False).sum()
+        col = self.duplicates_in
+        nulls = col.null_count() if self.rule == "primaryKey" else pl.lit(0, pl.UInt32)
+        return pl.struct(runs=duplicated_runs(col), nulls=nulls)
+
+    def failing_count(self, measured: pl.Expr) -> pl.Expr:
+        """The number of failing rows, from the measured column of :meth:`count_expr`."""
+        if self.duplicates_in is None:
+            return measured.cast(pl.Int64)
+        lengths = measured.struct.field("runs").list.eval(pl.element().struct.field("len"))
+        return (lengths.list.sum().fill_null(0).cast(pl.Int64)
+                + measured.struct.field("nulls").cast(pl.Int64))
+
+    def duplicated_values(self, measured: pl.Expr, limit: int) -> pl.Expr:
+        """The ``limit`` smallest duplicated values, from the measured column."""
+        values = measured.struct.field("runs").list.eval(pl.element().struct.field("value"))
+        return values.list.head(limit)
 
     def decide(self, failing: int, total: int) -> tuple[float, bool]:
         """The observed value and whether the check passes, from its failing-row count."""
@@ -139,7 +152,6 @@ def plan_checks(contract: DataContract, schema: pl.Schema) -> list[PlannedCheck]
             dup = _duplicates(col, ok)
             if ok:
                 dup["failing"] = col.is_null() | dup["failing"]
-                dup["count"] = col.null_count() + dup["count"]
             checks.append(PlannedCheck(name, key[0], "primaryKey", expected, **dup))
         else:
             failing = None
@@ -183,27 +195,28 @@ def _duplicated(col: pl.Expr) -> pl.Expr:
 
 
 def _duplicates(col: pl.Expr | None, usable: bool) -> dict:
-    """Fields of a single-column duplicate check: rows counted from sorted runs."""
+    """Fields of a single-column duplicate check."""
     if not usable:
         return {"failing": None, "usable": False}
-    lengths = duplicate_runs(col).struct.field("len")
-    return {"failing": _duplicated(col), "usable": True, "duplicates_in": col,
-            "count": lengths.filter(lengths > 1).sum()}
+    return {"failing": _duplicated(col), "usable": True, "duplicates_in": col}
 
 
-def duplicate_runs(col: pl.Expr) -> pl.Expr:
-    """Runs of equal non-null values once sorted (a struct of ``len`` and ``value``).
+def duplicated_runs(col: pl.Expr) -> pl.Expr:
+    """The values of ``col`` that occur more than once, with their counts, as one list.
 
-    Counting duplicated rows from sorted runs is several times faster than hashing every
-    row with ``is_duplicated``, and gives the same number.
+    A one-row list of ``{len, value}`` structs, smallest value first, from runs of the
+    sorted non-null values: faster than hashing every row with ``is_duplicated`` and the
+    same count (every row of a repeated value).
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"a": [3, 1, 3, None, 2, 3, 1]})
+    >>> frame.select(duplicated_runs(pl.col("a"))).item().to_list()
+    [{'len': 2, 'value': 1}, {'len': 3, 'value': 3}]
     """
-    return col.drop_nulls().sort().rle()
-
-
-def duplicated_values(col: pl.Expr, limit: int) -> pl.Expr:
-    """The ``limit`` smallest duplicated values of ``col``, as a one-row list."""
-    runs = duplicate_runs(col)
-    return runs.filter(runs.struct.field("len") > 1).struct.field("value").head(limit).implode()
+    run = pl.element()
+    return col.drop_nulls().sort().rle().implode().list.eval(
+        run.filter(run.struct.field("len") > 1))
 
 
 _BOUNDS: dict[str, tuple[str, Callable[[pl.Expr, pl.Expr], pl.Expr]]] = {

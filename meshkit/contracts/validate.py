@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from meshkit.contracts.checks import PlannedCheck, duplicated_values, plan_checks
+from meshkit.contracts.checks import PlannedCheck, plan_checks
 from meshkit.contracts.model import DataContract
 from meshkit.contracts.report import CheckResult, QualityReport
 from meshkit.contracts.types import dtype_matches
@@ -36,9 +36,11 @@ def validate(frame: pl.DataFrame | pl.LazyFrame, contract: DataContract, *,
     """Check ``frame`` against ``contract``; return a :class:`QualityReport`.
 
     Data problems never raise: missing or extra columns, dtypes unlike the logical types,
-    an empty product and every broken rule are failing checks in the report. All counts
-    come from one lazy ``select`` over the frame; the few failing rows of the failed checks
-    are fetched afterwards, together.
+    an empty product and every broken rule are failing checks in the report. Every count,
+    and the row numbers of the first failing rows of each row-wise check, come from one
+    lazy ``select`` over the frame; duplicates are measured from runs of the sorted column.
+    Sample rows of failed checks are then gathered together (duplicate checks show the
+    rows of their smallest duplicated values).
 
     Parameters
     ----------
@@ -75,41 +77,70 @@ def validate(frame: pl.DataFrame | pl.LazyFrame, contract: DataContract, *,
     planned = plan_checks(contract, schema)
     runnable = [c for c in planned if c.usable and c.failing is not None]
 
+    # one pass: every count, and the first failing rows of every row-wise check
     measured = _collect(lazy.select(
         pl.len().alias("__rows"),
-        *(c.count_expr().alias(f"__{i}") for i, c in enumerate(runnable)),
-        *(duplicated_values(c.duplicates_in, sample_size).alias(f"__values{i}")
-          for i, c in enumerate(runnable) if sample_size and c.duplicates_in is not None),
+        *(c.count_expr().alias(f"__count{i}") for i, c in enumerate(runnable)),
+        *(c.failing.fill_null(False).arg_true().head(sample_size).implode().alias(f"__rows{i}")
+          for i, c in enumerate(runnable) if sample_size and c.duplicates_in is None),
     ))[0]
+    read = measured.select(
+        *(c.failing_count(pl.col(f"__count{i}")).alias(f"__count{i}")
+          for i, c in enumerate(runnable)),
+        *(c.duplicated_values(pl.col(f"__count{i}"), sample_size).alias(f"__values{i}")
+          for i, c in enumerate(runnable) if sample_size and c.duplicates_in is not None),
+    )
     total = int(measured["__rows"][0])
-    failing = {c.name: int(measured[f"__{i}"][0] or 0) for i, c in enumerate(runnable)}
-    duplicated = {c.name: measured[f"__values{i}"][0] for i, c in enumerate(runnable)
-                  if f"__values{i}" in measured.columns}
+    failing = {c.name: int(read[f"__count{i}"][0]) for i, c in enumerate(runnable)}
+    duplicated = {c.name: read[f"__values{i}"][0] for i, c in enumerate(runnable)
+                  if f"__values{i}" in read.columns}
+    first_rows = {c.name: measured[f"__rows{i}"][0] for i, c in enumerate(runnable)
+                  if f"__rows{i}" in measured.columns}
 
     results = _schema_results(contract, schema, total)
     decided = []
     for check in planned:
         if not check.usable:
-            decided.append((check, CheckResult(
+            decided.append(CheckResult(
                 check.name, check.column, check.rule, False, None, total,
                 expected=check.expected, severity=check.severity,
-                message="not evaluated: column missing or of the wrong type")))
+                message="not evaluated: column missing or of the wrong type"))
             continue
         count = failing.get(check.name, 0)
         observed, passed = check.decide(count, total)
-        decided.append((check, CheckResult(
+        decided.append(CheckResult(
             check.name, check.column, check.rule, passed,
             None if check.failing is None else count, total, observed=observed,
-            expected=check.expected, severity=check.severity)))
+            expected=check.expected, severity=check.severity))
 
-    to_sample = [(check, result) for check, result in decided
-                 if sample_size and not result.passed and check.failing is not None
-                 and check.usable and result.failing]
-    samples = _samples(lazy, contract, schema, [c for c, _ in to_sample], sample_size,
-                       duplicated)
-    by_name = {check.name: frame_ for (check, _), frame_ in zip(to_sample, samples)}
-    results += [_with_samples(result, by_name.get(result.name)) for _, result in decided]
+    failed = {r.name for r in decided if not r.passed and r.failing}
+    wanted = {name: rows for name, rows in first_rows.items() if name in failed}
+    wanted |= _duplicate_row_numbers(
+        lazy, [c for c in runnable if c.name in failed and c.name in duplicated], duplicated,
+        sample_size)
+    samples = _samples(frame, contract, schema, wanted)
+    results += [_with_samples(r, samples.get(r.name)) for r in decided]
     return QualityReport(contract.id, contract.version, total, results)
+
+
+def _duplicate_row_numbers(lazy: pl.LazyFrame, checks: list[PlannedCheck],
+                           duplicated: dict[str, pl.Series], size: int) -> dict[str, pl.Series]:
+    """Row numbers of (at most ``size``) failing rows of failed duplicate checks, one pass.
+
+    They are the rows holding each check's smallest duplicated values (plus null keys for a
+    primary key), so no row is hashed to find them.
+    """
+    if not checks:
+        return {}
+    picks = []
+    for check in checks:
+        col = check.duplicates_in
+        picked = col.is_in(pl.lit(duplicated[check.name]).implode()).fill_null(False)
+        if check.rule == "primaryKey":
+            picked = picked | col.is_null()
+        picks.append(picked.arg_true().head(size).implode().alias(f"__rows{len(picks)}"))
+    found = _collect(lazy.select(picks))[0]
+    return {c.name: found[f"__rows{i}"][0] for i, c in enumerate(checks)}
 
 
 def _schema_results(contract: DataContract, schema: pl.Schema, total: int) -> list[CheckResult]:
@@ -137,29 +168,33 @@ def _schema_results(contract: DataContract, schema: pl.Schema, total: int) -> li
     return results
 
 
-def _samples(lazy: pl.LazyFrame, contract: DataContract, schema: pl.Schema,
-             checks: list[PlannedCheck], size: int,
-             duplicated: dict[str, pl.Series]) -> list[pl.DataFrame]:
-    """A few failing rows per check, pii masked, collected in one go.
+def _samples(frame: pl.DataFrame | pl.LazyFrame, contract: DataContract, schema: pl.Schema,
+             wanted: dict[str, pl.Series]) -> dict[str, pl.DataFrame]:
+    """The sample rows of each failed check (by row number), pii masked.
 
-    Single-column duplicate checks show the rows holding their smallest duplicated values
-    (plus null keys for a primary key), found without hashing every row again.
+    All wanted rows are fetched at once: gathered from a DataFrame, or filtered by row
+    number from a LazyFrame in one more pass.
     """
-    if not checks:
-        return []
-    pii = set(contract.pii_columns)
-    shown = [name for name in contract.columns if name in schema]
+    if not wanted:
+        return {}
     row = _ROW if _ROW not in schema else f"_{_ROW}"
     while row in schema:
         row = f"_{row}"
-    columns = [pl.col(row)] + [
+    shown = [name for name in contract.columns if name in schema]
+    numbers = pl.concat(list(wanted.values())).unique().sort()
+    if isinstance(frame, pl.DataFrame):
+        rows = frame.select(shown)[numbers.to_list()].with_columns(
+            numbers.cast(pl.UInt32).alias(row))
+    else:
+        rows = _collect(frame.with_row_index(row).filter(pl.col(row).is_in(numbers.implode()))
+                        .select(row, *shown))[0]
+    pii = set(contract.pii_columns)
+    rows = rows.select(pl.col(row), *[
         (pl.when(pl.col(n).is_null()).then(pl.lit(None, pl.String))
          .otherwise(pl.lit("***")).alias(n)) if n in pii else pl.col(n)
-        for n in shown]
-    indexed = lazy.with_row_index(row)
-    queries = [indexed.filter(_sample_filter(c, duplicated)).head(size).select(columns)
-               for c in checks]
-    return _collect(*queries)
+        for n in shown])
+    return {name: rows.filter(pl.col(row).is_in(picked.cast(pl.UInt32).implode()))
+            for name, picked in wanted.items()}
 
 
 def _collect(*queries: pl.LazyFrame) -> list[pl.DataFrame]:
@@ -171,15 +206,6 @@ def _collect(*queries: pl.LazyFrame) -> list[pl.DataFrame]:
                         expected="a LazyFrame whose source can be read",
                         found=f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
     return frames
-
-
-def _sample_filter(check: PlannedCheck, duplicated: dict[str, pl.Series]) -> pl.Expr:
-    if check.name not in duplicated:
-        return check.failing.fill_null(False)
-    picked = check.duplicates_in.is_in(pl.lit(duplicated[check.name]).implode())
-    if check.rule == "primaryKey":
-        picked = picked | check.duplicates_in.is_null()
-    return picked.fill_null(False)
 
 
 def _with_samples(result: CheckResult, samples: pl.DataFrame | None) -> CheckResult:

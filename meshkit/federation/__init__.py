@@ -2,7 +2,7 @@
 
 Small modules with one job each:
 
-* :mod:`~meshkit.federation.aggregate` -- the aggregation rules (FedAvg, mean, median, trimmed
+* :mod:`~meshkit.federation.aggregation` -- the aggregation rules (FedAvg, mean, median, trimmed
   mean, Krum, Multi-Krum, Bulyan), vectorized over the stacked parameters;
 * :mod:`~meshkit.federation.strategies` -- server strategies, including the stateful server
   optimizers FedAvgM, FedAdam, FedYogi, FedAdagrad, and FedProx;
@@ -15,14 +15,15 @@ Small modules with one job each:
   and the centralized / local-only references.
 """
 
-from meshkit.federation.aggregate import METHODS, aggregate, aggregate_matrix, krum_scores, pairwise_sq_distances
+from meshkit.federation.aggregation import METHODS, aggregate, aggregate_matrix, krum_scores, pairwise_sq_distances
 from meshkit.federation.baselines import LocalResult, train_centralized, train_local
 from meshkit.federation.data import DomainData, domain_datasets, federated_standardize, from_arrays, pool
-from meshkit.federation.experiment import Setup, prepare
+from meshkit.federation.experiment import Setup, compare_strategies, prepare
 from meshkit.federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse, roc_auc
 from meshkit.federation.models import (MODELS, LinearRegression, LogisticRegression, MLPClassifier, Model,
                                        make_model)
 from meshkit.federation.partition import dirichlet_partition, iid_partition, natural_partition
+from meshkit.federation.privacy import DPFedAvg, clip_updates, dp_epsilon
 from meshkit.federation.recommender import MatrixFactorization, leave_one_out
 from meshkit.federation.retail import retail_datasets, compare_recommenders
 from meshkit.federation.rounds import DomainClient, History, run_federated, weighted_metrics
@@ -41,5 +42,6 @@ __all__ = [
     "DomainData", "domain_datasets", "federated_standardize", "from_arrays", "pool",
     "leave_one_out", "retail_datasets", "compare_recommenders",
     "DomainClient", "History", "run_federated", "weighted_metrics",
-    "LocalResult", "train_centralized", "train_local", "Setup", "prepare",
+    "DPFedAvg", "clip_updates", "dp_epsilon",
+    "LocalResult", "train_centralized", "train_local", "Setup", "prepare", "compare_strategies",
 ]

@@ -14,11 +14,87 @@ import numpy as np
 
 from meshkit.errors import FederationError
 
-__all__ = ["check_weights", "stack_parameters", "unstack_parameters"]
+__all__ = ["check_structure", "check_finite", "check_weights", "stack_parameters",
+           "unstack_parameters", "weighted_sum"]
 
 
 def _domain_name(names: Sequence[str] | None, i: int) -> str:
     return f"domain {names[i]!r}" if names is not None else f"domain {i}"
+
+
+def check_structure(thetas, *, names: Sequence[str] | None = None):
+    """Check that every domain sent the same number of real arrays with the same shapes.
+
+    Looks at metadata only (no pass over the values). Returns ``(shapes, dtypes)``: the
+    shape of each array and its floating result dtype across domains.
+
+    Raises
+    ------
+    FederationError
+        Empty input, differing array counts or shapes, non-numeric arrays; the message
+        names the domain and the array at fault.
+
+    Examples
+    --------
+    >>> check_structure([[np.ones((2, 2)), np.zeros(1)], [np.zeros((2, 2)), np.ones(1)]])
+    ([(2, 2), (1,)], [dtype('float64'), dtype('float64')])
+    """
+    if thetas is None or len(thetas) == 0:
+        raise FederationError("nothing to aggregate", where="thetas",
+                              expected="parameters from at least one domain", found="0 domains")
+    if names is not None and len(names) != len(thetas):
+        raise FederationError("names and thetas differ in length", where="names",
+                              expected=f"{len(thetas)} names", found=f"{len(names)}")
+    first = thetas[0]
+    if isinstance(first, np.ndarray) or len(first) == 0:
+        raise FederationError("each domain must send a non-empty list of arrays",
+                              where=_domain_name(names, 0), expected="a list of numpy arrays",
+                              found=type(first).__name__ if isinstance(first, np.ndarray) else "an empty list")
+    shapes = [np.shape(a) for a in first]
+    kinds: list[list[np.dtype]] = [[] for _ in shapes]
+    for i, theta in enumerate(thetas):
+        if isinstance(theta, np.ndarray) or len(theta) != len(shapes):
+            raise FederationError("domains sent different numbers of arrays",
+                                  where=_domain_name(names, i), expected=f"{len(shapes)} arrays",
+                                  found=f"{len(theta) if not isinstance(theta, np.ndarray) else 'a bare array'}")
+        for k, array in enumerate(theta):
+            shape, dtype = np.shape(array), np.asarray(array).dtype
+            if shape != shapes[k]:
+                raise FederationError("array shapes differ between domains",
+                                      where=f"{_domain_name(names, i)}, array {k}",
+                                      expected=f"shape {shapes[k]}", found=f"shape {shape}")
+            if not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
+                raise FederationError("parameters must be real numbers",
+                                      where=f"{_domain_name(names, i)}, array {k}",
+                                      expected="a real numeric dtype", found=str(dtype))
+            kinds[k].append(dtype)
+    dtypes = []
+    for k in range(len(shapes)):
+        dt = np.result_type(*kinds[k])
+        dtypes.append(dt if np.issubdtype(dt, np.floating) else np.dtype(np.float64))
+    return shapes, dtypes
+
+
+def check_finite(thetas, *, names: Sequence[str] | None = None) -> None:
+    """Raise :class:`FederationError` naming the first domain and array with NaN or infinity.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_finite([[np.ones(2)], [np.array([1.0, np.inf])]])
+    ... except FederationError as err:
+    ...     print(err.where, "|", err.found)
+    domain 1, array 0 | 1 non-finite values
+    """
+    for i, theta in enumerate(thetas):
+        for k, array in enumerate(theta):
+            array = np.asarray(array)
+            # a sum is finite iff no entry is NaN/inf (up to overflow, resolved exactly)
+            if not np.isfinite(array.sum()) and not np.isfinite(array).all():
+                raise FederationError("non-finite parameters (NaN or infinity) refused",
+                                      where=f"{_domain_name(names, i)}, array {k}",
+                                      expected="finite values",
+                                      found=f"{int((~np.isfinite(array)).sum())} non-finite values")
 
 
 def stack_parameters(thetas, *, names: Sequence[str] | None = None):
@@ -28,7 +104,7 @@ def stack_parameters(thetas, *, names: Sequence[str] | None = None):
     ----------
     thetas : sequence of sequence of array_like
         One list of arrays per domain; every domain must send the same number of arrays
-        with the same shapes.
+        with the same shapes, all finite.
     names : sequence of str, optional
         Domain names used in error messages (default: the domain's position).
 
@@ -44,8 +120,7 @@ def stack_parameters(thetas, *, names: Sequence[str] | None = None):
     Raises
     ------
     FederationError
-        Empty input, differing array counts or shapes, or non-finite values; the message
-        names the domain and the array at fault.
+        See :func:`check_structure` and :func:`check_finite`.
 
     Examples
     --------
@@ -53,53 +128,39 @@ def stack_parameters(thetas, *, names: Sequence[str] | None = None):
     >>> m.shape, shapes
     ((2, 5), [(2, 2), (1,)])
     """
-    if thetas is None or len(thetas) == 0:
-        raise FederationError("nothing to aggregate", where="thetas",
-                              expected="parameters from at least one domain", found="0 domains")
-    if names is not None and len(names) != len(thetas):
-        raise FederationError("names and thetas differ in length", where="names",
-                              expected=f"{len(thetas)} names", found=f"{len(names)}")
-    first = thetas[0]
-    if isinstance(first, np.ndarray) or len(first) == 0:
-        raise FederationError("each domain must send a non-empty list of arrays",
-                              where=_domain_name(names, 0), expected="a list of numpy arrays",
-                              found=type(first).__name__ if isinstance(first, np.ndarray) else "an empty list")
-    shapes = [np.shape(a) for a in first]
+    shapes, dtypes = check_structure(thetas, names=names)
     sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    dtypes = []
-    for k in range(len(shapes)):
-        dt = np.result_type(*[np.asarray(theta[k]).dtype for theta in thetas
-                              if len(theta) > k])
-        dtypes.append(dt if np.issubdtype(dt, np.floating) else np.dtype(np.float64))
-    dtype = np.result_type(*dtypes)
-    matrix = np.empty((len(thetas), int(offsets[-1])), dtype=dtype)
+    matrix = np.empty((len(thetas), int(offsets[-1])), dtype=np.result_type(*dtypes))
     for i, theta in enumerate(thetas):
-        if isinstance(theta, np.ndarray) or len(theta) != len(shapes):
-            raise FederationError("domains sent different numbers of arrays",
-                                  where=_domain_name(names, i), expected=f"{len(shapes)} arrays",
-                                  found=f"{len(theta) if not isinstance(theta, np.ndarray) else 'a bare array'}")
         for k, array in enumerate(theta):
-            array = np.asarray(array)
-            if array.shape != shapes[k]:
-                raise FederationError("array shapes differ between domains",
-                                      where=f"{_domain_name(names, i)}, array {k}",
-                                      expected=f"shape {shapes[k]}", found=f"shape {array.shape}")
-            if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-                raise FederationError("parameters must be real numbers",
-                                      where=f"{_domain_name(names, i)}, array {k}",
-                                      expected="a real numeric dtype", found=str(array.dtype))
-            matrix[i, offsets[k]:offsets[k + 1]] = array.reshape(-1)
-        row = matrix[i]
-        # one reduction per domain: the sum of a row is finite iff no entry is inf/nan
-        # (up to overflow, which the exact check below resolves)
-        if not np.isfinite(row.sum(dtype=np.float64)) and not np.isfinite(row).all():
-            bad = int(np.searchsorted(offsets, np.flatnonzero(~np.isfinite(row))[0], side="right") - 1)
-            raise FederationError("non-finite parameters (NaN or infinity) refused",
-                                  where=f"{_domain_name(names, i)}, array {bad}",
-                                  expected="finite values",
-                                  found=f"{int((~np.isfinite(row)).sum())} non-finite values")
+            matrix[i, offsets[k]:offsets[k + 1]] = np.asarray(array).reshape(-1)
+    if not np.isfinite(matrix.sum(axis=1)).all():  # one pass; names the culprit only on failure
+        check_finite(thetas, names=names)
     return matrix, shapes, dtypes
+
+
+def weighted_sum(thetas, weights: np.ndarray, shapes, dtypes) -> list[np.ndarray]:
+    """``sum_i weights[i] * thetas[i]``, array by array, without stacking the domains.
+
+    Accumulates in place through one reused buffer per array (no temporary per domain), which
+    reads each domain's values once; FedAvg needs nothing more.
+
+    Examples
+    --------
+    >>> weighted_sum([[np.ones(2)], [np.full(2, 3.0)]], np.array([0.25, 0.75]), [(2,)], [np.dtype(float)])
+    [array([2.5, 2.5])]
+    """
+    out = []
+    for k, (shape, dtype) in enumerate(zip(shapes, dtypes)):
+        acc = np.multiply(np.asarray(thetas[0][k], dtype=dtype), dtype.type(weights[0]))
+        acc = np.asarray(acc, dtype=dtype).reshape(shape)
+        tmp = np.empty_like(acc)
+        for i in range(1, len(thetas)):  # a loop over domains; each step is vectorized
+            np.multiply(thetas[i][k], dtype.type(weights[i]), out=tmp, casting="unsafe")
+            acc += tmp
+        out.append(acc)
+    return out
 
 
 def unstack_parameters(row, shapes, dtypes=None) -> list[np.ndarray]:

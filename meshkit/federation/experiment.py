@@ -10,7 +10,7 @@ from meshkit.federation.models import Model, make_model
 from meshkit.federation.recommender import MatrixFactorization
 from meshkit.federation.retail import retail_datasets
 
-__all__ = ["Setup", "prepare"]
+__all__ = ["Setup", "prepare", "compare_strategies"]
 
 
 @dataclass(repr=False)
@@ -69,3 +69,48 @@ def prepare(scenario, *, model: str = "logistic", lr: float = 0.05, seed: int = 
     datasets = domain_datasets(scenario, seed=seed, frames=frames)
     proto = make_model(model, lr=lr, seed=seed, n_classes=2, **model_options)
     return Setup(datasets, proto, "accuracy", ("accuracy", "auc", "log_loss"))
+
+
+def compare_strategies(setup: Setup, strategies: dict, **run_options) -> tuple[list[dict], dict]:
+    """Run the same federated training once per strategy.
+
+    Parameters
+    ----------
+    setup : Setup
+    strategies : dict of str to dict
+        Strategy name -> its options (see :func:`~meshkit.federation.get_strategy`).
+    **run_options
+        Passed to :func:`~meshkit.federation.run_federated` (``rounds``, ``fraction``...).
+
+    Returns
+    -------
+    rows : list of dict
+        One row per strategy: ``strategy`` (name and options), the final metrics, and
+        ``note`` (empty, or why the strategy could not run, e.g. Krum with too few domains).
+    curves : dict of str to ndarray
+        The setup's metric per round, for the strategies that ran.
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> rows, _ = compare_strategies(prepare(load_scenario("healthcare", scale=0.1)),
+    ...                              {"fedavg": {}, "bulyan": {"f": 1}}, rounds=1, progress=False)
+    >>> [r["note"][:19] for r in rows]
+    ['', 'bulyan: f: f=1 is t']
+    """
+    from meshkit.federation.rounds import run_federated
+    from meshkit.federation.strategies import get_strategy
+
+    rows, curves = [], {}
+    for name, options in strategies.items():
+        strategy = get_strategy(name, **(options or {}))
+        label = type(strategy).__name__ + (
+            f"({', '.join(f'{k}={v}' for k, v in options.items())})" if options else "")
+        try:
+            history = run_federated(setup.model, setup.datasets, strategy, **run_options)
+        except FederationError as exc:
+            rows.append({"strategy": label, **{m: None for m in setup.metrics}, "note": str(exc)})
+            continue
+        rows.append({"strategy": label, **{k: round(v, 4) for k, v in history.final.items()}, "note": ""})
+        curves[label] = history.metric(setup.metric)
+    return rows, curves

@@ -58,10 +58,14 @@ def retail_datasets(scenario, *, n_negatives: int = 99, seed: int = 0, frames=No
         raise FederationError("not a retail scenario", where=f"scenario {scenario.name!r}",
                               expected=f"products {', '.join(RETAIL_PRODUCTS.values())}",
                               found=f"missing {', '.join(missing)}")
-    n_users = int(frames["customer_profiles"].height) if "customer_profiles" in frames \
-        else int(max(frames[p]["user_id"].max() for p in RETAIL_PRODUCTS.values())) + 1
-    n_items = int(frames["items"].height) if "items" in frames \
-        else int(max(frames[p]["item_id"].max() for p in RETAIL_PRODUCTS.values())) + 1
+    # the catalogue and customer tables give the sizes; interactions read from a store may
+    # come from another generation of the scenario, so never go below their largest ids
+    n_users = 1 + max(int(frames[p]["user_id"].max()) for p in RETAIL_PRODUCTS.values())
+    n_items = 1 + max(int(frames[p]["item_id"].max()) for p in RETAIL_PRODUCTS.values())
+    if "customer_profiles" in frames:
+        n_users = max(n_users, int(frames["customer_profiles"].height))
+    if "items" in frames:
+        n_items = max(n_items, int(frames["items"].height))
     out = {}
     for i, (domain, product) in enumerate(RETAIL_PRODUCTS.items()):
         pairs = frames[product].select("user_id", "item_id").to_numpy().astype(np.int64)

@@ -115,6 +115,15 @@ class History:
         last = ", ".join(f"{k}={v:.4f}" for k, v in self.final.items())
         return f"History({self.strategy}, rounds={len(self.rounds)}, final: {last})"
 
+    def _repr_html_(self) -> str:
+        import html
+
+        frame = self.to_frame()
+        table = frame._repr_html_() if frame.height else ""
+        failed = len(self.failures)
+        note = f", {failed} domain failure(s) recorded" if failed else ""
+        return f"<p><b>History</b> <code>{html.escape(self.strategy)}</code>: {len(self.rounds)} rounds{note}</p>{table}"
+
 
 def _n_outputs(model: Model, datasets) -> int:
     y = np.concatenate([np.asarray(d.y_train).reshape(-1) for d in datasets])

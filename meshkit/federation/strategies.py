@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from meshkit.errors import FederationError
-from meshkit.federation.aggregate import aggregate
+from meshkit.federation.aggregation import aggregate
 
 __all__ = [
     "Strategy", "FedAvg", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "Bulyan",
@@ -310,6 +310,12 @@ STRATEGIES = {
 }
 
 
+def _register_dp() -> None:
+    from meshkit.federation.privacy import DPFedAvg
+
+    STRATEGIES["dpfedavg"] = DPFedAvg
+
+
 def get_strategy(name: str, **options) -> Strategy:
     """Build a strategy by name (case-insensitive), e.g. ``get_strategy("fedprox", mu=1.0)``.
 
@@ -319,6 +325,8 @@ def get_strategy(name: str, **options) -> Strategy:
     FedAdam(eta=0.05, beta_1=0.9, beta_2=0.99, tau=0.001)
     """
     key = name.lower().replace("_", "").replace("-", "")
+    if "dpfedavg" not in STRATEGIES:
+        _register_dp()
     if key not in STRATEGIES:
         raise FederationError("unknown strategy", where="strategy",
                               expected=f"one of {', '.join(STRATEGIES)}", found=repr(name))

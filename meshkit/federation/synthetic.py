@@ -10,7 +10,8 @@ __all__ = ["synthetic"]
 
 
 def synthetic(alpha: float = 1.0, beta: float = 1.0, *, n_devices: int = 30, n_features: int = 60,
-              n_classes: int = 10, seed: int = 0, max_samples: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+              n_classes: int = 10, seed: int = 0,
+              max_samples: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     r"""Generate Synthetic(alpha, beta): one softmax-labelled dataset per device.
 
     For device ``k``: :math:`u_k \sim N(0, \alpha)`, :math:`B_k \sim N(0, \beta)`,

@@ -3,7 +3,7 @@
 Small modules, one job each:
 
 =============  ==========================================================================
-``keys``       domain keysets (primary + older keys), rotation, seeded demo key sources
+``keys``       domain keysets (primary + older keys), rotation, sealing, demo key sources
 ``streaming``  Cobblestone-128 streaming AEAD over files (flat memory)
 ``envelope``   per-version data keys, contexts binding domain|product|version|schema hash
 ``columns``    PII column protection: AES-SIV (joinable) or AES-GCM (randomized)
@@ -52,19 +52,3 @@ __all__ = [
     "PostureReport", "posture",
     "Outcome", "attempt", "flipped_byte", "swapped_file",
 ]
-
-
-# ``meshkit.security`` is both this package and the formula. Once the package is imported,
-# Python binds the *module* as ``meshkit.security``, which would hide the function that
-# ``meshkit/__init__`` exports under the same name; making the module callable keeps
-# ``mk.security(product, who, action)`` working in every import order.
-import sys as _sys
-import types as _types
-
-
-class _CallableModule(_types.ModuleType):
-    def __call__(self, product, principal_or_token, action="read", **kwargs):
-        return security(product, principal_or_token, action, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule

@@ -38,7 +38,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from meshkit.errors import IntegrityError, SecurityError
 
-__all__ = ["MODES", "tokenize_values", "protect_frame", "unprotect_frame", "is_protected"]
+__all__ = ["MODES", "tokenize_values", "protect_frame", "protect_lazy", "unprotect_frame",
+           "is_protected"]
 
 MODES = ("deterministic", "randomized")
 
@@ -93,6 +94,31 @@ def protect_frame(frame: pl.DataFrame, modes: dict[str, str], *, keyset, data_ke
             raise SecurityError("unknown column protection mode", where=f"column {column!r}",
                                 expected=" or ".join(MODES), found=repr(mode))
     return frame.with_columns(pl.Series(c, v, dtype=pl.String) for c, v in columns.items())
+
+
+def protect_lazy(frame: pl.LazyFrame, modes: dict[str, str], *, keyset, data_key: bytes,
+                 context: bytes) -> pl.LazyFrame:
+    """Like :func:`protect_frame` on a LazyFrame, batch by batch (element-wise), so a
+    streaming ``sink_parquet`` protects a product larger than memory without collecting it."""
+    names = frame.collect_schema().names()
+    exprs = []
+    for column, mode in modes.items():
+        if column not in names:
+            raise SecurityError("PII column to protect is missing from the frame",
+                                where=f"column {column!r}", expected=f"one of {names}",
+                                found="no such column")
+        if mode not in MODES:
+            raise SecurityError("unknown column protection mode", where=f"column {column!r}",
+                                expected=" or ".join(MODES), found=repr(mode))
+
+        def encrypt(series: pl.Series, column=column, mode=mode) -> pl.Series:
+            one = protect_frame(pl.DataFrame({column: series}), {column: mode}, keyset=keyset,
+                                data_key=data_key, context=context)
+            return one[column]
+
+        exprs.append(pl.col(column).map_batches(encrypt, return_dtype=pl.String,
+                                                is_elementwise=True))
+    return frame.with_columns(exprs)
 
 
 def _decode(token: str, prefix: str, where: str) -> bytes:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -48,7 +49,6 @@ __all__ = [
 #: Keys older than this are reported as "past rotation age" by the posture report.
 DEFAULT_MAX_KEY_AGE = timedelta(days=90)
 
-_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def _utc(now: datetime | None) -> datetime:
@@ -282,6 +282,67 @@ class Keyset:
                                 expected=f"one of {self._order}", found=key_id)
         del self._keys[key_id]
         self._order.remove(key_id)
+
+    # -- persistence ---------------------------------------------------------------
+    def seal(self, master_key: bytes) -> dict:
+        """The keyset as a JSON-ready dict, its secrets encrypted (AES-256-GCM) under
+        ``master_key`` (32 bytes, e.g. from a KMS or HSM; never stored next to it).
+
+        Examples
+        --------
+        >>> ks = Keyset.generate("crm")
+        >>> master = bytes(32)
+        >>> Keyset.unseal(ks.seal(master), master).key_ids == ks.key_ids
+        True
+        """
+        if not isinstance(master_key, (bytes, bytearray)) or len(master_key) != 32:
+            size = len(master_key) if hasattr(master_key, "__len__") else None
+            raise SecurityError("master key must be 32 bytes", where=f"domain {self.domain!r}",
+                                expected="32 bytes",
+                                found=f"{size} bytes" if size is not None
+                                else type(master_key).__name__)
+        secrets_ = {"join_secret": self._join_secret.hex(),
+                    "keys": {k: self._keys[k].material.hex() for k in self._order}}
+        nonce = os.urandom(12)
+        sealed = AESGCM(bytes(master_key)).encrypt(
+            nonce, json.dumps(secrets_).encode(), self._seal_aad(self._order))
+        return {"format": "meshkit-keyset-v1", "domain": self.domain,
+                "max_age_days": self.max_age / timedelta(days=1),
+                "keys": [{"key_id": k, "created": self._keys[k].created.isoformat()}
+                         for k in self._order],
+                "nonce": base64.b64encode(nonce).decode(),
+                "sealed": base64.b64encode(sealed).decode()}
+
+    def _seal_aad(self, order) -> bytes:
+        return ("meshkit keyset seal v1|" + self.domain + "|" + ",".join(order)).encode()
+
+    @classmethod
+    def unseal(cls, d: dict, master_key: bytes, *, source: KeySource | None = None,
+               where: str = "keyset") -> "Keyset":
+        """Rebuild a keyset from :meth:`seal`; :class:`IntegrityError` for a wrong master key
+        or an altered document."""
+        try:
+            domain = d["domain"]
+            order = [k["key_id"] for k in d["keys"]]
+            created = {k["key_id"]: datetime.fromisoformat(k["created"]) for k in d["keys"]}
+            nonce = base64.b64decode(d["nonce"], validate=True)
+            sealed = base64.b64decode(d["sealed"], validate=True)
+            max_age = timedelta(days=float(d.get("max_age_days", 90)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IntegrityError("malformed sealed keyset", where=where,
+                                 expected="format meshkit-keyset-v1", found=repr(exc)) from None
+        probe = cls.__new__(cls)
+        probe.domain = domain
+        try:
+            plain = json.loads(AESGCM(bytes(master_key)).decrypt(nonce, sealed,
+                                                                 probe._seal_aad(order)))
+        except (InvalidTag, ValueError, TypeError):
+            raise IntegrityError("sealed keyset does not open (wrong master key, or altered)",
+                                 where=where, expected="the master key it was sealed with",
+                                 found="authentication failure") from None
+        keys = [KeyVersion(k, created[k], bytes.fromhex(plain["keys"][k])) for k in order]
+        return cls(domain, keys, join_secret=bytes.fromhex(plain["join_secret"]),
+                   source=source, max_age=max_age)
 
     def join_key(self, column: str) -> bytes:
         """The 64-byte AES-SIV key for deterministic protection of ``column`` in this domain."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import html
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from meshkit.errors import AuthenticationError, AuthorizationError, SecurityError

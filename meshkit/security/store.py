@@ -42,7 +42,8 @@ from pathlib import Path
 import polars as pl
 
 from meshkit.errors import IntegrityError, StoreError
-from meshkit.security.columns import protect_frame, tokenize_values, unprotect_frame
+from meshkit.security.columns import (protect_frame, protect_lazy, tokenize_values,
+                                       unprotect_frame)
 from meshkit.security.envelope import Envelope, product_context, schema_hash
 from meshkit.security.model import Decision, Layer, SecurityModel
 from meshkit.security.policy import apply_access, _filter_columns
@@ -165,9 +166,9 @@ class SecureStore:
     def publish(self, product, frame, who, *, now=None, purpose=None) -> SecurePublication:
         """Encrypt and store a new version; needs ``publish`` permission.
 
-        ``frame`` may be a DataFrame or a LazyFrame (written with ``sink_parquet`` and
-        encrypted as a stream, so memory stays flat for products larger than memory when
-        there are no PII columns to protect row by row).
+        ``frame`` may be a DataFrame or a LazyFrame. A LazyFrame is protected batch by batch,
+        written with a streaming ``sink_parquet`` and encrypted as a stream, so memory stays
+        flat for products larger than memory.
         """
         info = self._info(product)
         decision = self.model.decide(info.name, who, "publish", now=now, purpose=purpose)
@@ -187,7 +188,11 @@ class SecureStore:
         tmpdir = Path(tempfile.mkdtemp(prefix=".publish-", dir=self.root))
         try:
             plain = tmpdir / "plain.parquet"
-            if modes:
+            if modes and isinstance(frame, pl.LazyFrame):
+                protect_lazy(lazy, modes, keyset=keyset, data_key=data_key,
+                             context=context).sink_parquet(plain)
+                rows = pl.scan_parquet(plain).select(pl.len()).collect().item()
+            elif modes:
                 df = lazy.collect()
                 df = protect_frame(df, modes, keyset=keyset, data_key=data_key, context=context)
                 df.write_parquet(plain)

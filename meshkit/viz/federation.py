@@ -84,8 +84,9 @@ def strategy_bars(rows, *, metric: str = "accuracy", label: str = "strategy", ti
     ax.barh(names, values, color=[f"C{k % 10}" for k in range(len(rows))])
     for y, v in enumerate(values):
         ax.text(v, y, f" {v:.4f}", va="center", fontsize=8)
-    lo = np.nanmin(values)
-    ax.set_xlim(max(0.0, lo - 0.1 * (np.nanmax(values) - lo + 0.05)), np.nanmax(values) * 1.05)
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    pad = 0.3 * (hi - lo) + 0.005
+    ax.set_xlim(max(0.0, lo - pad), hi + pad)
     ax.invert_yaxis()
     ax.set_xlabel(metric)
     ax.set_title(title or f"Final {metric} by {label}")
