@@ -33,10 +33,10 @@ run: venv
 	$(BIN)/meshkit run $(ARGS)
 
 test: venv
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbval --nbval-sanitize-with notebooks/sanitize.cfg tests notebooks
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --doctest-modules --nbval --nbval-sanitize-with notebooks/sanitize.cfg meshkit tests notebooks
 
 test-fast: venv
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --doctest-modules -m "not slow" meshkit tests
 
 lab: venv
 	$(BIN)/jupyter lab notebooks

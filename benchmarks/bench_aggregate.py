@@ -71,7 +71,7 @@ def main() -> None:
 
     thetas, weights = make_inputs(args.domains, args.params)
     n_params = sum(int(np.prod(a.shape)) for a in thetas[0])
-    results = fa_list = list(zip(thetas, weights))
+    fa_list = list(zip(thetas, weights))
     cases = [
         ("fedavg", args.domains, lambda: aggregate(thetas, weights, "fedavg"),
          lambda: fa.aggregate(fa_list), False),

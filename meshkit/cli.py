@@ -12,7 +12,8 @@ Exit codes: 0 on success, 1 when the run fails (a notebook error, named with its
 Examples
 --------
 >>> main(["run", "-p", "seed"])  # doctest: +SKIP
-meshkit: error: -p expects name=value, got 'seed'
+usage: meshkit run [-h] ...
+meshkit run: error: argument -p/--parameter: -p expects name=value, got 'seed'
 2
 """
 
@@ -106,12 +107,9 @@ def _params(args: argparse.Namespace) -> int:
 def _scenarios(args: argparse.Namespace) -> int:
     from meshkit.scenarios import SCENARIOS
 
-    for name in SCENARIOS:
-        try:
-            doc = import_module(f"meshkit.scenarios.{name}").__doc__ or ""
-        except ImportError:
-            doc = ""
-        summary = doc.strip().splitlines()[0] if doc.strip() else ""
+    for name in SCENARIOS:  # our own modules: an ImportError is a bug, not a blank line
+        doc = (import_module(f"meshkit.scenarios.{name}").__doc__ or "").strip()
+        summary = doc.splitlines()[0] if doc else ""
         print(f"{name:<14} {summary}".rstrip())
     return 0
 

@@ -168,7 +168,12 @@ class PolicyError(SecurityError):
 
 
 class RunError(MeshkitError):
-    """The notebook chain could not run, or a notebook failed (its name and cell are named)."""
+    """The notebook chain could not run, or a notebook failed (its name and cell are named).
+
+    When a notebook failed, :func:`meshkit.pipeline.run_chain` also sets ``notebook`` (its
+    name), ``cell`` (the execution count of the failing cell, or ``None``) and ``output``
+    (the executed notebook kept in the run directory).
+    """
 
 
 class ParameterError(RunError):

@@ -54,8 +54,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -64,6 +62,7 @@ import jsonschema
 import polars as pl
 import yaml
 
+from meshkit._files import atomic_copy, atomic_write_text
 from meshkit.errors import DataError, SpecError
 
 __all__ = ["Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS"]
@@ -461,24 +460,25 @@ class Mesh:
         Path
             The written ``mesh.yaml``.
         """
+        for product in self.products():  # refuse before writing anything
+            if product.source is not None and not product.source.is_file():
+                raise DataError("the product's source file does not exist",
+                                where=f"product {product.name!r}",
+                                expected="an existing .csv or .parquet file",
+                                found=str(product.source))
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
         for product in self.products():
             product.contract.to_yaml(folder / "contracts" / f"{product.name}.yaml")
             if product.source is not None:
                 target = folder / self._saved_source(product)
-                if not product.source.is_file():
-                    raise DataError("the product's source file does not exist",
-                                    where=f"product {product.name!r}",
-                                    expected="an existing .csv or .parquet file",
-                                    found=str(product.source))
                 if not (target.exists() and os.path.samefile(target, product.source)):
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    _atomic_copy(product.source, target)
+                    atomic_copy(product.source, target)
         text = _HEADER + yaml.safe_dump(self.to_spec(), sort_keys=False, allow_unicode=True,
                                         width=100)
         target = folder / SPEC_FILE
-        _atomic_write(target, text)
+        atomic_write_text(target, text)
         return target
 
     # ------------------------------------------------------------------ display
@@ -820,25 +820,3 @@ def _read_source(source: Path, contract: Any) -> pl.DataFrame:
         raise DataError(f"cannot read the {fmt.upper()} source", where=str(source),
                         expected=f"a {fmt.upper()} file whose columns fit the contract",
                         found=message) from exc
-
-
-def _atomic_write(target: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_copy(source: Path, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

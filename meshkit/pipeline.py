@@ -56,13 +56,21 @@ def new_run_id() -> str:
 
 
 def _fresh_run_path(parent: Path) -> Path:
-    """``parent/<run id>``, with a ``-2``, ``-3``... suffix if that run already exists."""
+    """Create and return ``parent/<run id>``, with a ``-2``, ``-3``... suffix if taken.
+
+    The folder is claimed with an exclusive ``mkdir``, so two runs started in the same
+    second never share a run directory.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
     base = new_run_id()
     candidate, n = parent / base, 1
-    while candidate.exists():
-        n += 1
-        candidate = parent / f"{base}-{n}"
-    return candidate
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = parent / f"{base}-{n}"
 
 
 @dataclass
@@ -113,6 +121,12 @@ def _literal(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+def _item_type(type_name: str) -> str | None:
+    """``"int"`` for ``"list[int]"``; ``None`` for a bare ``list``."""
+    _, bracket, rest = type_name.partition("[")
+    return (rest.rsplit("]", 1)[0].strip() or None) if bracket else None
 
 
 def convert_value(value: Any, type_name: str, *, where: str) -> Any:
@@ -186,17 +200,19 @@ def convert_value(value: Any, type_name: str, *, where: str) -> Any:
             return os.fspath(value)
         raise refuse()
     if base in {"list", "tuple"}:
-        if isinstance(value, (list, tuple)):
-            return list(value)
+        item = _item_type(type_name) if base == "list" else None
         if isinstance(value, str):
             text = value.strip()
             if text.startswith(("[", "(")):
-                parsed = _literal(text)
-                if isinstance(parsed, (list, tuple)):
-                    return list(parsed)
-                raise refuse()
-            return [_literal(part.strip()) for part in text.split(",") if part.strip()]
-        raise refuse()
+                value = _literal(text)
+            else:  # a, b, c: each part read by the item type, or as a literal
+                value = [part.strip() if item else _literal(part.strip())
+                         for part in text.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise refuse()
+        if item is None:
+            return list(value)
+        return [convert_value(v, item, where=f"{where}[{i}]") for i, v in enumerate(value)]
     if base == "dict":
         if isinstance(value, dict):
             return value
@@ -332,7 +348,6 @@ def run_chain(parameters: dict[str, Any] | None = None, *, scenario: str | None 
     >>> result.results["01_domain_setup"]  # doctest: +SKIP
     """
     import papermill
-    from papermill.exceptions import PapermillExecutionError
 
     folder = Path(notebooks) if notebooks is not None else default_notebooks()
     folder = folder.resolve()
@@ -362,13 +377,13 @@ def run_chain(parameters: dict[str, Any] | None = None, *, scenario: str | None 
         output = run_path / f"{name}.ipynb"
         received = {**given[name], "run_dir": str(run_path)}
         result.parameters[name] = received
+        # an earlier run's results must not pass for this run's
+        (run_path / name / "results.json").unlink(missing_ok=True)
         try:
             papermill.execute_notebook(str(folder / f"{name}.ipynb"), str(output),
                                        parameters=received, cwd=str(folder),
                                        kernel_name="python3", progress_bar=progress)
-        except PapermillExecutionError as exc:
-            raise _failure(name, output, exc) from exc
-        except Exception as exc:  # kernel died, missing kernel, unreadable notebook...
+        except Exception as exc:  # a failing cell, a dead or missing kernel, a bad notebook
             raise _failure(name, output, exc) from exc
         result.notebooks[name] = output
         result.results[name] = run.read_results(name)

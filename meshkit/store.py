@@ -6,10 +6,12 @@ Delta transaction log makes each publish atomic, so a publish that fails, whatev
 reason, leaves the previous version as it was. Old versions stay readable (time travel)
 until someone vacuums the table.
 
-Delta Lake has no categorical, fixed-size array or unsigned types: publishing stores
-``Categorical``/``Enum`` as ``String``, ``Array`` as ``List`` and unsigned integers as the
-next wider signed integer. Types Delta cannot hold at all (``Object``, ``Null``, ``Time``,
-``Duration``, 128-bit integers, ``Float16``, empty structs) are refused with a
+Delta Lake has no categorical, fixed-size array or unsigned types and keeps times in
+microseconds, in UTC: publishing stores ``Categorical``/``Enum`` as ``String``, ``Array`` as
+``List``, unsigned integers as the next wider signed integer and nanosecond datetimes as
+microseconds (a frame whose values would change is refused); datetimes with a time zone are
+read back in UTC (the same instants). Types Delta cannot hold at all (``Object``, ``Null``,
+``Time``, ``Duration``, 128-bit integers, ``Float16``, empty structs) are refused with a
 :class:`~meshkit.errors.DataError` naming the column.
 
 Examples
@@ -42,7 +44,7 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from meshkit.errors import ConcurrentWriteError, DataError, QualityError, StoreError
+from meshkit.errors import ConcurrentWriteError, DataError, StoreError
 
 __all__ = ["ProductStore", "Publication"]
 
@@ -101,6 +103,8 @@ def _storable_dtype(dtype: pl.DataType, where: str) -> pl.DataType:
                             found=label)
     if isinstance(dtype, (pl.Categorical, pl.Enum)):
         return pl.String()
+    if isinstance(dtype, pl.Datetime) and dtype.time_unit == "ns":
+        return pl.Datetime("us", dtype.time_zone)
     for unsigned, signed in _WIDER_SIGNED.items():
         if dtype == unsigned:
             return signed()
@@ -129,11 +133,19 @@ def _to_storable(frame: pl.DataFrame, name: str) -> pl.DataFrame:
     if not casts:
         return frame
     try:
-        return frame.cast(casts, strict=True)
+        stored = frame.cast(casts, strict=True)
     except pl.exceptions.PolarsError as exc:
         raise DataError("values do not fit the type Delta Lake stores", where=f"product {name!r}",
                         expected=", ".join(f"{c}: {t}" for c, t in casts.items()),
                         found=f"{type(exc).__name__}: {exc}") from exc
+    for column, target in casts.items():  # a strict cast may still truncate (ns -> us)
+        if not stored[column].cast(frame.schema[column]).equals(frame[column]):
+            raise DataError("values would change when stored in Delta Lake",
+                            where=f"product {name!r}, column {column!r}",
+                            expected=f"values that {target} holds exactly (e.g. datetimes "
+                                     "in whole microseconds)",
+                            found=f"values of {frame.schema[column]} that it does not")
+    return stored
 
 
 def _utc_ms(as_of: datetime | date | str, name: str) -> int:
@@ -317,10 +329,8 @@ class ProductStore:
             from meshkit.contracts import validate
 
             report = validate(frame, contract)
-            if not report.passed and not force:
-                report.raise_if_failed(where=where)
-                raise QualityError("the product failed its contract and was not published",
-                                   where=where, report=report)
+            if not force:
+                report.raise_if_failed(where=where)  # nothing written yet
 
         quality = _quality(report)
         options: dict[str, Any] = {}

@@ -14,6 +14,7 @@ import pytest
 
 from meshkit.errors import ParameterError
 from meshkit.pipeline import CHAIN, default_notebooks, run_chain
+from meshkit.scenarios import SCENARIOS
 
 pytestmark = pytest.mark.slow
 
@@ -56,13 +57,15 @@ def test_domain_setup_on_a_user_mesh_spec(tmp_path):
     assert all(p["rows"] > 0 for p in setup["products"].values())
 
 
-def test_whole_chain_on_a_tiny_retail_run(tmp_path):
-    result = run_chain({"seed": 3, "scale": 0.2}, out=tmp_path, progress=False)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_whole_chain_on_a_tiny_run_of_every_scenario(tmp_path, scenario):
+    result = run_chain({"seed": 3, "scale": 0.2}, scenario=scenario, out=tmp_path, progress=False)
     assert list(result.notebooks) == list(CHAIN)
     for name in CHAIN:
         written = json.loads((tmp_path / name / "results.json").read_text())
         assert written == result.results[name]
         assert written, f"{name} wrote an empty results.json"
+    assert result.results["01_domain_setup"]["scenario"] == scenario
 
 
 def test_unknown_parameter_is_refused_before_anything_runs(tmp_path):

@@ -88,8 +88,9 @@ def test_scenarios_lists_the_embedded_scenarios(capsys):
     from meshkit.scenarios import SCENARIOS
 
     assert main(["scenarios"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == list(SCENARIOS)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(SCENARIOS)
+    assert all(len(line.split()) > 3 for line in lines)   # each with its one-line summary
 
 
 @pytest.mark.slow

@@ -38,8 +38,6 @@ def test_top_level_names_resolve_to_the_functions():
     d = customers(200)
     assert mk.similarity(d, d, keys="user_id").score == 1.0
     assert mk.consistency(d, d, threshold=0.5, keys="user_id").consistent
-    import meshkit.consistency as package  # the package is callable as the function too
-    assert package(d, d, threshold=0.5, keys="user_id").consistent
 
 
 def test_disjoint_keys_score_zero_on_the_key_layer():

@@ -9,8 +9,6 @@ from meshkit.errors import FederationError
 from meshkit.federation import (LinearRegression, LogisticRegression, MatrixFactorization, MLPClassifier,
                                 hit_rate_ndcg, leave_one_out, log_loss, make_model, roc_auc)
 
-sk_metrics = pytest.importorskip("sklearn.metrics")
-
 
 def _loss(model, X, y):
     if isinstance(model, LinearRegression):
@@ -52,6 +50,8 @@ def test_logistic_regression_learns_a_multiclass_problem():
 
 
 def test_binary_metrics_agree_with_scikit_learn():
+    # only this reference check needs scikit-learn (a "bench" extra, not a "dev" one)
+    sk_metrics = pytest.importorskip("sklearn.metrics")
     rng = np.random.default_rng(2)
     X = rng.normal(size=(300, 3))
     y = (X[:, 0] + rng.normal(0, 1, 300) > 0).astype(int)

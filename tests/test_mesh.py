@@ -228,12 +228,13 @@ def test_save_copies_sources_from_outside_the_folder(tmp_path):
     assert Mesh.load(written).read_source("orders").height == 2
 
 
-def test_save_refuses_a_missing_source_and_writes_no_spec(tmp_path):
+def test_save_refuses_a_missing_source_and_writes_nothing(tmp_path):
     mesh = Mesh("m", [Domain("d", "o", [
+        DataProduct("first", contract(ORDERS_CONTRACT)),
         DataProduct("orders", contract(ORDERS_CONTRACT), source=tmp_path / "gone.csv")])])
     with pytest.raises(DataError, match="does not exist"):
         mesh.save(tmp_path / "out")
-    assert not (tmp_path / "out" / "mesh.yaml").exists()
+    assert not (tmp_path / "out").exists()   # not even the contract of 'first'
 
 
 def test_committed_retail_spec_is_what_save_writes(tmp_path):

@@ -28,6 +28,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "chain"
     (("x",), "list", ["x"]), ("{'a': 1}", "dict", {"a": 1}),
     ("none", "Optional[int]", None), ("4", "Optional[int]", 4), ("5", "int | None", 5),
     ("[3, 4]", "None", [3, 4]), ("plain words", "None", "plain words"),
+    ("1, 2", "list[str]", ["1", "2"]), (["1"], "list", ["1"]),
 ])
 def test_values_convert_to_the_declared_type(value, type_name, expected):
     converted = convert_value(value, type_name, where="nb: parameter 'x'")
@@ -45,6 +46,19 @@ def test_badly_typed_values_are_refused_naming_type_value_and_place(value, type_
     message = str(info.value)
     assert "02_local_training: parameter 'rounds'" in message
     assert f"expected {type_name}" in message and repr(value) in message
+
+
+@pytest.mark.parametrize("value, type_name, item, found", [
+    ("1, x", "list[int]", "int", "'x'"), ("[1, 2]", "list[str]", "str", "1"),
+])
+def test_list_items_are_converted_to_the_item_type_or_refused_naming_the_item(
+        value, type_name, item, found):
+    with pytest.raises(ParameterError) as info:
+        convert_value(value, type_name, where="nb: parameter 'ids'")
+    message = str(info.value)
+    assert "nb: parameter 'ids'[" in message
+    assert f"expected {item}" in message and f"found {found}" in message
+    assert [type(v) for v in convert_value("1, 2", "list[float]", where="nb")] == [float, float]
 
 
 def test_notebook_parameters_come_from_the_parameters_cell():
@@ -129,6 +143,9 @@ def test_chain_runs_with_converted_parameters_into_the_run_directory(tmp_path):
 
 def test_a_failing_notebook_stops_the_run_naming_notebook_cell_and_error(tmp_path):
     out = tmp_path / "run"
+    stale = out / "02_local_training" / "results.json"   # left by an earlier run
+    stale.parent.mkdir(parents=True)
+    stale.write_text('{"accuracy": 0.99}')
     with pytest.raises(RunError) as info:
         run_chain({"rounds": "3"}, out=out, notebooks=FIXTURES, progress=False)
     error = info.value
@@ -140,11 +157,22 @@ def test_a_failing_notebook_stops_the_run_naming_notebook_cell_and_error(tmp_pat
     # the notebook before it ran, the one after did not, and the failed one is kept
     assert (out / "01_domain_setup" / "results.json").is_file()
     assert not (out / "03_aggregation.ipynb").exists()
+    assert not stale.exists()   # the failed notebook's old results cannot pass for new ones
     assert error.output == out.resolve() / "02_local_training.ipynb"
     executed = nbformat.read(error.output, as_version=4)
     failed = next(cell for cell in executed.cells if cell.get("execution_count") == 4)
     assert failed.source.startswith("raise ValueError")
     assert failed.outputs[0]["ename"] == "ValueError"
+
+
+def test_runs_started_in_the_same_second_get_their_own_directories(tmp_path, monkeypatch):
+    from meshkit import pipeline
+
+    monkeypatch.setattr(pipeline, "new_run_id", lambda: "20260101-000000")
+    claimed = [pipeline._fresh_run_path(tmp_path / "runs") for _ in range(3)]
+    assert [path.name for path in claimed] == ["20260101-000000", "20260101-000000-2",
+                                               "20260101-000000-3"]
+    assert all(path.is_dir() for path in claimed)
 
 
 @pytest.mark.slow

@@ -163,3 +163,18 @@ def test_in_memory_log_and_html(log):
     log.entries[1] = log.entries[1].replace(b"read", b"write")
     result = log.verify()
     assert not result.ok and "tampered" in result._repr_html_()
+
+
+def test_entries_no_checkpoint_signed_are_found(log):
+    entries, _ = AuditLog.read(log.path)
+    forged = json.dumps({"seq": 10, "action": "read", "allowed": True}, sort_keys=True,
+                        separators=(",", ":")).encode()
+    _rewrite(log.path, entries + [forged])
+    result = AuditLog.verify_file(log.path, log.public_key)
+    assert not result.ok and result.first_bad == 10
+    assert "no signed checkpoint" in str(result)
+    # deleting every checkpoint does not make a rewritten log pass either
+    log.path.with_name(log.path.name + ".checkpoints").write_text("")
+    _rewrite(log.path, [forged.replace(b'"seq":10', b'"seq":0')])
+    result = AuditLog.verify_file(log.path, log.public_key)
+    assert not result.ok and result.first_bad == 0

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meshkit.errors import IntegrityError, SecurityError
-from meshkit.security.columns import is_protected, protect_frame, unprotect_frame
+from meshkit.security.columns import is_protected, protect_frame, protect_lazy, unprotect_frame
 from meshkit.security.envelope import Envelope, product_context, schema_hash
 from meshkit.security.keys import Keyset, SeededKeySource, SystemKeySource, WrappedKey
 from meshkit.security.streaming import (decrypt_bytes, decrypt_file, encrypt_bytes,
@@ -257,6 +257,10 @@ def test_unprotect_restores_values_and_types_and_detects_tampering():
     with pytest.raises(IntegrityError, match="wrong form"):
         unprotect_frame(prot.with_columns(pl.lit("plain").alias("age")), {"age": "randomized"},
                         keyset=ks, data_key=dk, context=ctx)
+    # a randomized token cut shorter than nonce + tag is an integrity failure, not a crash
+    with pytest.raises(IntegrityError, match="failed authentication"):
+        unprotect_frame(prot.with_columns(pl.lit("gcm:AAAA").alias("age")), {"age": "randomized"},
+                        keyset=ks, data_key=dk, context=ctx)
 
 
 def test_protect_unknown_mode_or_column_is_clear_error():
@@ -266,6 +270,10 @@ def test_protect_unknown_mode_or_column_is_clear_error():
     with pytest.raises(SecurityError, match="missing from the frame"):
         protect_frame(_frame(), {"phone": "randomized"}, keyset=ks, data_key=bytes(16),
                       context=b"c")
+    for modes, message in (({"email": "rot13"}, "unknown column protection mode"),
+                           ({"phone": "randomized"}, "missing from the frame")):
+        with pytest.raises(SecurityError, match=message):
+            protect_lazy(_frame().lazy(), modes, keyset=ks, data_key=bytes(16), context=b"c")
 
 
 def test_sealed_keyset_round_trip_and_refusals():
@@ -285,6 +293,13 @@ def test_sealed_keyset_round_trip_and_refusals():
     renamed["keys"][0]["key_id"] = "crm-k9-evil"
     with pytest.raises(IntegrityError, match="does not open"):
         Keyset.unseal(renamed, master)
+    # the clear metadata is bound too: back-dating a key or stretching the rotation age
+    # (to hide an overdue rotation from the posture report) does not open
+    backdated = dict(doc, keys=[dict(k) for k in doc["keys"]])
+    backdated["keys"][-1]["created"] = "2099-01-01T00:00:00+00:00"
+    for altered in (backdated, dict(doc, max_age_days=36500.0)):
+        with pytest.raises(IntegrityError, match="does not open"):
+            Keyset.unseal(altered, master)
     with pytest.raises(IntegrityError, match="malformed sealed keyset"):
         Keyset.unseal({"domain": "crm"}, master)
     with pytest.raises(SecurityError, match="32 bytes"):

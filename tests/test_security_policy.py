@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshkit.errors import PolicyError
-from meshkit.security.policy import (ACTIONS, AccessResult, Grant, Policy, ProductInfo,
-                                     apply_access, parse_row_filter)
+from meshkit.security.policy import (ACTIONS, MASKS, AccessResult, Grant, GrantAccess, Policy,
+                                     ProductInfo, access_levels, apply_access,
+                                     parse_row_filter)
 from meshkit.security.tokens import Principal
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -103,16 +104,91 @@ def test_request_and_approval_by_the_owning_domain():
         p.approve(req, CLEO, CUSTOMERS)
 
 
-def test_union_of_grants():
+ROWS = pl.DataFrame({"id": [1, 2, 3, 4], "email": ["a@n.io", "b@s.io", "c@n.io", "d@e.io"],
+                    "region": ["north", "south", "north", "east"],
+                    "amount": [10.0, 20.0, 30.0, 40.0]})
+
+
+def _ab_policy(order="AB"):
+    grants = {"A": {"row_filter": "region == 'north'"}, "B": {"masks": {"email": "redact"}}}
+    p = Policy()
+    for key in order:
+        p.grant(id=key, principal="ana", product="orders", action="read",
+                columns=["id", "email"], **grants[key])
+    return p
+
+
+@pytest.mark.parametrize("order", ["AB", "BA"])
+def test_grants_combine_row_by_row_not_column_by_column(order):
+    # A: email in clear on northern rows; B: every row, email redacted. Together: email in
+    # clear on northern rows only -- never more than one grant allows on a given row.
+    r = _ab_policy(order).authorize(ANA, ORDERS, "read", now=NOW)
+    assert r.allowed and set(r.grant_ids) == {"A", "B"}
+    assert {(g.grant_id, g.row_filter, tuple(g.masks.items())) for g in r.parts} == {
+        ("A", "region == 'north'", ()), ("B", None, (("email", "redact"),))}
+    assert r.columns == ("id", "email") and r.row_filters is None
+    out = apply_access(ROWS, r)
+    assert out.columns == ["id", "email"]
+    assert out["id"].to_list() == [1, 2, 3, 4]
+    assert out["email"].to_list() == ["a@n.io", None, "c@n.io", None]
+    assert access_levels(ROWS, r)["email"].to_list() == [4, 1, 4, 1]
+    lazy = apply_access(ROWS.lazy(), r)
+    assert isinstance(lazy, pl.LazyFrame) and lazy.collect().equals(out)
+
+
+def test_disjoint_grants_keep_their_own_columns_and_masks():
     p = Policy()
     p.grant(principal="ana", product="orders", action="read", columns=["id", "email"],
             masks={"email": "redact"}, row_filter="region == 'north'")
     p.grant(principal="ana", product="orders", action="read", columns=["email", "amount"],
             masks={"email": "partial"}, row_filter="region == 'south'")
     r = p.authorize(ANA, ORDERS, "read", now=NOW)
+    # the summary: shown somewhere, most revealing mask anywhere, rows of either filter
     assert r.columns == ("id", "email", "amount")
-    assert r.masks == {"email": "partial"}
+    assert r.masks == {"email": "partial"} and r.level("email") == 3
     assert r.row_filters == ("region == 'north'", "region == 'south'")
+    out = apply_access(ROWS, r)
+    assert out.columns == ["id", "email", "amount"]  # region: no grant shows it
+    assert out["id"].to_list() == [1, None, 3]       # the south grant does not show id
+    assert out["email"].to_list() == [None, "***@s.io", None]  # partial only on south rows
+    assert out["amount"].to_list() == [None, 20.0, None]
+    levels = access_levels(ROWS, r)
+    assert levels.rows() == [(4, 1, 0), (0, 3, 4), (4, 1, 0), (0, 0, 0)]  # row 4: no grant
+
+
+def test_overlapping_grants_show_the_most_revealing_level_per_cell():
+    p = Policy()
+    p.grant(principal="ana", product="orders", action="read", columns=["id", "amount"],
+            masks={"amount": "redact"})
+    p.grant(role="analyst", domain="sales", action="read", columns=["amount", "email"],
+            masks={"email": "partial"}, row_filter="amount >= 20 and region != 'east'")
+    r = p.authorize(ANA, ORDERS, "read", now=NOW)
+    out = apply_access(ROWS, r)
+    assert out["id"].to_list() == [1, 2, 3, 4]
+    assert out["amount"].to_list() == [None, 20.0, 30.0, None]
+    assert out["email"].to_list() == [None, "***@s.io", "***@n.io", None]
+    assert access_levels(ROWS, r).rows() == [(4, 0, 1), (4, 3, 4), (4, 3, 4), (4, 0, 1)]
+
+
+def test_mixed_levels_with_a_tokenizer_and_rows_no_grant_admits():
+    r = AccessResult(True, "ok", ("a", "b"), ("email",), {"email": "tokenize"}, None,
+                     (GrantAccess("a", "id > 2", ("email",)),
+                      GrantAccess("b", "id == 1", ("email",), {"email": "tokenize"})))
+    out = apply_access(ROWS, r, tokenizer=lambda c, s: "tok:" + s)
+    assert out["email"].to_list() == ["tok:a@n.io", "c@n.io", "d@e.io"]  # row 2 not admitted
+    assert apply_access(ROWS, r)["email"].to_list() == [None, "c@n.io", "d@e.io"]
+
+
+def test_requested_columns_narrow_every_grant():
+    p = _ab_policy()
+    r = p.authorize(ANA, ORDERS, "read", now=NOW, columns=["email"])
+    assert r.allowed and r.columns == ("email",)
+    assert all(g.columns == ("email",) for g in r.parts)
+    assert apply_access(ROWS, r)["email"].to_list() == ["a@n.io", None, "c@n.io", None]
+    denied = p.authorize(ANA, ORDERS, "read", now=NOW, columns=["email", "amount"])
+    assert not denied.allowed and "'amount' is outside the grant" in denied.reason
+    with pytest.raises(PolicyError, match="denied"):
+        access_levels(ROWS, denied)
 
 
 # -- properties ------------------------------------------------------------------------
@@ -190,6 +266,102 @@ def test_unknown_principal_product_or_action_is_denied(grants, requests):
                                     purpose=purpose).allowed
         assert not policy.authorize(who, ghost_product, "read", now=NOW).allowed
         assert not policy.authorize(who, product, "drop", now=NOW).allowed
+
+
+# -- cell-level properties: grants combine row by row ---------------------------------
+WIDE = ProductInfo("orders", "sales", owner="sam",
+                   columns=("id", "email", "region", "amount", "name"),
+                   pii_columns=("email", "name"))
+CELLS = pl.DataFrame({
+    "id": [1, 2, 3, 4, 5, 6],
+    "email": ["a@n.io", "b@s.io", None, "d@e.io", "e@x.io", "f@s.io"],
+    "region": ["north", "south", "north", "east", None, "south"],
+    "amount": [5.0, 10.0, 20.0, 30.0, None, 15.0],
+    "name": ["Ann Arbor", "Bo", "Cy Young", None, "Ed Eddington", "Flo"]})
+FILTERS = ["id > 2", "region == 'north'", "amount >= 15", "region in ['south', 'east']",
+           "id <= 4 and amount < 25"]
+read_grant_st = st.fixed_dictionaries(
+    {"action": st.just("read"),
+     "subject": st.sampled_from([{"principal": "ana"}, {"role": "analyst"}, {"principal": "bo"}]),
+     "scope": st.sampled_from([{"product": "orders"}, {"domain": "sales"}])},
+    optional={"columns": st.lists(st.sampled_from(list(WIDE.columns)), unique=True, max_size=4),
+              "masks": st.dictionaries(st.sampled_from(list(WIDE.columns)), st.sampled_from(MASKS),
+                                       max_size=3),
+              "row_filter": st.sampled_from(FILTERS)},
+).map(lambda g: {**{k: v for k, v in g.items() if k not in ("subject", "scope")},
+                 **g["subject"], **g["scope"]})
+
+
+def _cells(policy, who=ANA):
+    """{column: [level per row of CELLS]}; every cell 0 when denied."""
+    r = policy.authorize(who, WIDE, "read", now=NOW)
+    if not r.allowed:
+        return {}
+    return access_levels(CELLS, r).to_dict(as_series=False)
+
+
+def _clear(cells):
+    return {(i, c) for c, levels in cells.items() for i, lv in enumerate(levels) if lv == 4}
+
+
+def _no_wider_cells(after, before):
+    for c, levels in after.items():
+        assert all(a <= b for a, b in zip(levels, before.get(c, [0] * len(levels)))), c
+    assert _clear(after) <= _clear(before)
+
+
+@given(grants=st.lists(read_grant_st, min_size=1, max_size=5), which=st.integers(0, 4))
+@settings(max_examples=60, deadline=None)
+def test_removing_a_grant_never_widens_any_cell(grants, which):
+    policy = Policy.from_dict({"grants": grants})
+    before = _cells(policy)
+    policy.remove_grant(policy.grants[which % len(policy.grants)].id)
+    _no_wider_cells(_cells(policy), before)
+
+
+@given(grants=st.lists(read_grant_st, max_size=5), deny=deny_st)
+@settings(max_examples=40, deadline=None)
+def test_adding_a_deny_never_widens_any_cell(grants, deny):
+    policy = Policy.from_dict({"grants": grants})
+    before = _cells(policy)
+    policy.deny(**deny)
+    _no_wider_cells(_cells(policy), before)
+
+
+@given(grants=st.lists(read_grant_st, min_size=1, max_size=5))
+@settings(max_examples=60, deadline=None)
+def test_cells_match_a_row_by_row_reference(grants):
+    """access_levels and apply_access agree with the rule, evaluated one row at a time."""
+    policy = Policy.from_dict({"grants": grants})
+    r = policy.authorize(ANA, WIDE, "read", now=NOW)
+    if not r.allowed:
+        return
+    admits = [[True] * CELLS.height if g.row_filter is None else
+              CELLS.select(parse_row_filter(g.row_filter).fill_null(False)).to_series().to_list()
+              for g in r.parts]
+    shown = [c for c in WIDE.columns if any(g.level(c) for g in r.parts)]
+    levels = access_levels(CELLS, r)
+    assert levels.columns == shown
+    visible = []
+    for i in range(CELLS.height):
+        admitting = [g for g, a in zip(r.parts, admits) if a[i]]
+        if admitting:
+            visible.append(i)
+        for c in shown:
+            assert levels[c][i] == max((g.level(c) for g in admitting), default=0)
+    out = apply_access(CELLS, r, tokenizer=lambda c, s: "tok:" + s.cast(pl.String))
+    assert out.columns == shown and (not shown or out.height == len(visible))
+    for j, i in enumerate(visible):
+        for c in shown:
+            value, original, lv = out[c][j], CELLS[c][i], levels[c][i]
+            if original is None or lv <= 1:
+                assert value is None
+            elif lv == 4:
+                assert str(value) == str(original)
+            elif lv == 3:
+                assert value.startswith("***") and value != str(original)
+            else:
+                assert value == f"tok:{original}"
 
 
 # -- files and bad input ---------------------------------------------------------------
@@ -274,6 +446,15 @@ def test_apply_access_masks_and_filters():
     assert out["amount"].null_count() == 2
     lazy = apply_access(FRAME.lazy(), r)
     assert isinstance(lazy, pl.LazyFrame) and lazy.collect().equals(out)
+
+
+def test_partial_mask_never_shows_a_short_value_nearly_whole():
+    frame = pl.DataFrame({"pin": ["4821", "12345678", None], "mail": ["a@b.io", "x", None]})
+    r = AccessResult(True, "ok", ("g",), ("pin", "mail"), {"pin": "partial", "mail": "partial"},
+                     None)
+    out = apply_access(frame, r)
+    assert out["pin"].to_list() == ["***", "***5678", None]
+    assert out["mail"].to_list() == ["***@b.io", "***", None]
 
 
 def test_tokenize_uses_the_tokenizer_or_redacts():

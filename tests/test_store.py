@@ -126,6 +126,20 @@ def test_unsigned_values_too_large_for_int64_are_refused(store):
     assert not store.exists("p")
 
 
+def test_nanosecond_datetimes_are_kept_when_whole_microseconds_and_refused_otherwise(store):
+    whole = pl.Series([1_700_000_000_000_001_000, None], dtype=pl.Int64)
+    frame = pl.DataFrame({"at": whole.cast(pl.Datetime("ns", "Europe/Paris"))})
+    store.publish("p", frame)
+    back = store.read("p")["at"]
+    assert back.dtype == pl.Datetime("us", "UTC")           # Delta keeps UTC microseconds
+    assert back.cast(pl.Int64).to_list() == [1_700_000_000_000_001, None]  # same instants
+    finer = pl.DataFrame({"at": pl.Series([1_700_000_000_000_000_001]).cast(pl.Datetime("ns"))})
+    with pytest.raises(DataError, match="would change") as info:
+        store.publish("p", finer)
+    assert "'at'" in str(info.value)
+    assert store.versions("p") == [0]
+
+
 def test_history_is_newest_first_with_operation_rows_and_quality(store):
     store.publish("orders", orders(3))
     store.publish("orders", orders(7))

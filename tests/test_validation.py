@@ -241,6 +241,22 @@ def test_temporal_bounds_including_time_zones():
     assert failing["naive.maximum"] == 1 and failing["clock.maximum"] == 1
 
 
+def test_listed_timestamps_match_columns_with_or_without_a_time_zone():
+    contract = contract_for([
+        {"name": "ts", "logicalType": "timestamp", "quality": [
+            {"metric": "invalidValues", "mustBe": 0,
+             "arguments": {"validValues": ["2024-06-01T02:00:00+02:00", "2024-06-02T00:00:00"]}},
+            {"metric": "missingValues", "mustBe": 0,
+             "arguments": {"missingValues": [None, "2024-06-03T00:00:00Z"]}}]}])
+    instants = [dt.datetime(2024, 6, 1), dt.datetime(2024, 6, 2), dt.datetime(2024, 6, 3),
+                dt.datetime(2024, 6, 4), None]
+    naive = pl.Series("ts", instants, dtype=pl.Datetime("ns"))
+    for column in (naive, naive.dt.replace_time_zone("UTC")):  # naive values read as UTC
+        report = validate(pl.DataFrame([column]), contract)
+        assert report.check("ts.quality[0].invalidValues").failing == 2   # 06-03 and 06-04
+        assert report.check("ts.quality[1].missingValues").failing == 2   # 06-03 and null
+
+
 def test_severity_warning_is_shown_but_does_not_fail():
     contract = contract_for([{"name": "x", "logicalType": "integer", "quality": [
         {"metric": "nullValues", "mustBe": 0, "severity": "warning"}]}])

@@ -7,14 +7,14 @@
 - :func:`sync` — bring a target product in line with a source through Delta MERGE;
 - :func:`diff_versions`, :func:`history`, :func:`restore` — versions and recovery;
 - :func:`stale_copy` — a seeded copy of a product with named inconsistencies (for teaching
-  and testing).
+  and testing); :func:`plan_copy` — what to compare and change on a given mesh, with the
+  scenario's defaults for every choice left empty.
 """
-
-import sys
 
 from meshkit.consistency.inject import INJECTIONS, Injection, copy_contract, fresh_store, stale_copy
 from meshkit.consistency.layers import DRIFT_RULES
 from meshkit.consistency.matrix import similarity_matrix
+from meshkit.consistency.plan import CopyPlan, default_reference, plan_copy
 from meshkit.consistency.report import (DEFAULT_WEIGHTS, ConsistencyReport, LayerResult,
                                         SimilarityReport)
 from meshkit.consistency.compare import consistency, similarity
@@ -29,19 +29,6 @@ __all__ = [
     "sync", "SyncResult", "POLICIES",
     "diff_versions", "VersionDiff", "history", "restore",
     "stale_copy", "Injection", "INJECTIONS", "copy_contract", "fresh_store",
+    "plan_copy", "CopyPlan", "default_reference",
 ]
 
-
-class _CallableModule(type(sys.modules[__name__])):
-    """``meshkit.consistency`` is both this package and the top-level function.
-
-    ``import meshkit.consistency`` binds the package as ``meshkit.consistency``, shadowing the
-    function of the same name that ``meshkit`` exports; calling the package therefore calls
-    :func:`consistency`, so ``mk.consistency(d1, d2, threshold=0.8)`` works either way.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return consistency(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -10,8 +10,8 @@ floating-point precision (the tests hold them to 1e-9):
 - :func:`psi` — the population stability index on reference-decile bins.
 
 The speed comes from sorting each column once (:func:`sorted_pair`, done by polars in
-parallel) and reading every metric off the sorted samples: the KS statistic from two binary
-searches, the Wasserstein distance as the area between the two quantile functions (no merged
+parallel) and reading every metric off the sorted samples: the KS statistic from one binary
+search and a count, the Wasserstein distance as the area between the two quantile functions (no merged
 sort of the values), the PSI bins from reference quantiles read by index.
 
 Examples
@@ -134,8 +134,18 @@ def ks_2samp(a, b, *, pair: SortedPair | None = None) -> KSResult:
     p = pair if pair is not None else sorted_pair(a, b)
     n1, n2 = p.a.size, p.b.size
     # scipy evaluates both CDFs (side="right") at every value of a, then of b
-    at_a = _self_rank(p.a) / n1 - np.searchsorted(p.b, p.a, side="right") / n2
-    at_b = np.searchsorted(p.a, p.b, side="right") / n1 - _self_rank(p.b) / n2
+    a_le_b = np.searchsorted(p.a, p.b, side="right")          # #a <= b_j
+    at_b = a_le_b / n1 - _self_rank(p.b) / n2
+    # #b <= a_i without a second search: b_j <= a_i exactly when i >= #(a < b_j), so count
+    # the b's by their left position in a (which differs from the right one only on ties)
+    tied = (p.a[np.maximum(a_le_b - 1, 0)] == p.b) & (a_le_b > 0)
+    a_lt_b = a_le_b
+    if tied.any():
+        a_lt_b = a_le_b.copy()
+        where = np.flatnonzero(tied)
+        a_lt_b[where] = np.searchsorted(p.a, p.b[where], side="left")
+    b_le_a = np.cumsum(np.bincount(a_lt_b, minlength=n1 + 1)[:n1])
+    at_a = _self_rank(p.a) / n1 - b_le_a / n2
     low, high = min(at_a.min(), at_b.min()), max(at_a.max(), at_b.max())
     d = float(max(np.clip(-low, 0, 1), high))
     if max(n1, n2) > _KS_EXACT_MAX_N:

@@ -141,8 +141,9 @@ def plan_checks(contract: DataContract, schema: pl.Schema) -> list[PlannedCheck]
                 checks.append(_rule_check(rule, f"{prop.name}.quality[{i}]", prop.name,
                                           **_duplicates(col, ok)))
             elif rule.metric is not None:
+                failing = _rule_failing(rule, prop, col, schema) if ok else None
                 checks.append(_rule_check(rule, f"{prop.name}.quality[{i}]", prop.name,
-                                          _rule_failing(rule, prop, col) if ok else None, ok))
+                                          failing, ok))
     key = contract.primary_key
     if key:
         ok = all(k in usable for k in key)
@@ -255,8 +256,8 @@ def _option_check(prop: ContractProperty, option: str, value, col: pl.Expr | Non
     return PlannedCheck(name, prop.name, option, expected, failing, usable=ok)
 
 
-def _literal(value, prop: ContractProperty, schema: pl.Schema) -> pl.Expr:
-    """A bound as a polars literal comparable with the column (time zones aligned)."""
+def _value(value, prop: ContractProperty, schema: pl.Schema):
+    """A contract value as a Python value comparable with the column (time zones aligned)."""
     parsed = parse_literal(value, prop.logical_type)
     dtype = schema[prop.name]
     if isinstance(parsed, dt.datetime) and isinstance(dtype, pl.Datetime):
@@ -266,11 +267,28 @@ def _literal(value, prop: ContractProperty, schema: pl.Schema) -> pl.Expr:
                       else parsed.astimezone(ZoneInfo(zone)))
         elif parsed.tzinfo is not None:
             parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return pl.lit(parsed, dtype=dtype)
+    return parsed
+
+
+def _literal(value, prop: ContractProperty, schema: pl.Schema) -> pl.Expr:
+    """A bound as a polars literal comparable with the column."""
+    parsed = _value(value, prop, schema)
+    if isinstance(parsed, dt.datetime):
+        return pl.lit(parsed, dtype=schema[prop.name])
     return pl.lit(parsed)
 
 
-def _rule_failing(rule: QualityRule, prop: ContractProperty, col: pl.Expr) -> pl.Expr:
+def _is_in(col: pl.Expr, values: list, prop: ContractProperty, schema: pl.Schema) -> pl.Expr:
+    """Rows of ``col`` equal to one of the contract ``values`` (time zones aligned)."""
+    parsed = [_value(v, prop, schema) for v in values]
+    dtype = schema[prop.name]
+    if isinstance(dtype, pl.Datetime):
+        return col.is_in(pl.lit(pl.Series(parsed, dtype=dtype)).implode())
+    return col.is_in(parsed)
+
+
+def _rule_failing(rule: QualityRule, prop: ContractProperty, col: pl.Expr,
+                  schema: pl.Schema) -> pl.Expr:
     """Rows counted by a property-level library metric."""
     if rule.metric == "nullValues":
         return col.is_null()
@@ -278,14 +296,13 @@ def _rule_failing(rule: QualityRule, prop: ContractProperty, col: pl.Expr) -> pl
         missing = rule.arguments.get("missingValues")
         if missing is None:  # default: null, and the empty string for text
             missing = [None, ""] if prop.logical_type == "string" else [None]
-        values = [parse_literal(v, prop.logical_type) for v in missing if v is not None]
-        expr = col.is_in(values) if values else pl.lit(False)
+        values = [v for v in missing if v is not None]
+        expr = _is_in(col, values, prop, schema) if values else pl.lit(False)
         return (expr | col.is_null()) if None in missing else expr
     # invalidValues: non-null values outside validValues or not matching pattern
     invalid = pl.lit(False)
     if "validValues" in rule.arguments:
-        valid = [parse_literal(v, prop.logical_type) for v in rule.arguments["validValues"]]
-        invalid = invalid | ~col.is_in(valid)
+        invalid = invalid | ~_is_in(col, rule.arguments["validValues"], prop, schema)
     if "pattern" in rule.arguments:
         invalid = invalid | ~col.str.contains(rule.arguments["pattern"])
     return col.is_not_null() & invalid

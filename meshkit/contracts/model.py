@@ -33,8 +33,9 @@ the ``exclusive*`` variants strict; nulls never break a bound, a length or a pat
 ``required`` or ``nullValues`` for them). A timestamp bound without a time zone is read in
 the column's zone. ``pattern`` is a search, as in JSON Schema (anchor it with ``^...$``), run
 by polars' regex engine (no look-around or back-references); it is compiled when the
-contract is read. Duplicates ignore nulls (like SQL ``UNIQUE``); every row of a repeated
-value counts.
+contract is read. Duplicates in one column ignore nulls (like SQL ``UNIQUE``); across
+several ``properties`` a row is a duplicate when every value, nulls included, repeats.
+Every row of a repeated value counts.
 
 **"Between" is exclusive at both ends**, as the standard defines it ("``mustBeBetween`` is
 the equivalent to ``mustBeGreaterThan`` and ``mustBeLessThan``"): ``mustBeBetween: [0, 10]``
@@ -58,13 +59,12 @@ Examples
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from meshkit._files import atomic_write_text
 from meshkit.errors import ContractError
 
 __all__ = ["DataContract", "ContractProperty", "QualityRule", "OPERATORS", "METRICS"]
@@ -327,7 +327,10 @@ class DataContract:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> DataContract:
-        """Read a contract from a YAML file (errors name the file, line and field path)."""
+        """Read a contract from a YAML file.
+
+        Errors name the file and the field path; malformed YAML also its line and column.
+        """
         from meshkit.contracts.parse import load_yaml
 
         return cls.from_dict(load_yaml(path), where=str(path))
@@ -357,16 +360,7 @@ class DataContract:
         """
         text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
         if path is not None:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write_text(path, text)
         return text
 
     # ---- looking inside --------------------------------------------------------------

@@ -1,9 +1,9 @@
-"""Check and stack per-domain parameter lists.
+"""Check per-domain parameter lists and weights, and take their weighted sum.
 
-Every aggregation rule works on one ``(n_domains, n_parameters)`` matrix: each domain's list
-of arrays is flattened into one row. This module builds that matrix once, checking on the way
-that every domain sent the same number of arrays with the same shapes and only finite values,
-and splits an aggregated row back into arrays shaped like the inputs.
+Every aggregation rule first checks, from metadata only, that each domain sent the same
+number of arrays with the same shapes (:func:`check_structure`) and that the weights are
+positive (:func:`check_weights`); :func:`check_finite` names the domain and array holding a
+NaN or infinity once a rule has seen one. :func:`weighted_sum` is FedAvg's accumulation.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import numpy as np
 
 from meshkit.errors import FederationError
 
-__all__ = ["check_structure", "check_finite", "check_weights", "stack_parameters",
-           "unstack_parameters", "weighted_sum"]
+__all__ = ["check_structure", "check_finite", "check_weights", "weighted_sum"]
 
 
 def _domain_name(names: Sequence[str] | None, i: int) -> str:
@@ -97,49 +96,6 @@ def check_finite(thetas, *, names: Sequence[str] | None = None) -> None:
                                       found=f"{int((~np.isfinite(array)).sum())} non-finite values")
 
 
-def stack_parameters(thetas, *, names: Sequence[str] | None = None):
-    """Stack ``n`` domains' parameter lists into one ``(n, P)`` matrix.
-
-    Parameters
-    ----------
-    thetas : sequence of sequence of array_like
-        One list of arrays per domain; every domain must send the same number of arrays
-        with the same shapes, all finite.
-    names : sequence of str, optional
-        Domain names used in error messages (default: the domain's position).
-
-    Returns
-    -------
-    matrix : ndarray, shape (n, P)
-        Row ``i`` is domain ``i``'s arrays, flattened and concatenated.
-    shapes : list of tuple
-        The shape of each array, for :func:`unstack_parameters`.
-    dtypes : list of numpy.dtype
-        The result dtype of each array across domains (floating).
-
-    Raises
-    ------
-    FederationError
-        See :func:`check_structure` and :func:`check_finite`.
-
-    Examples
-    --------
-    >>> m, shapes, _ = stack_parameters([[np.ones((2, 2)), np.zeros(1)], [np.zeros((2, 2)), np.ones(1)]])
-    >>> m.shape, shapes
-    ((2, 5), [(2, 2), (1,)])
-    """
-    shapes, dtypes = check_structure(thetas, names=names)
-    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    matrix = np.empty((len(thetas), int(offsets[-1])), dtype=np.result_type(*dtypes))
-    for i, theta in enumerate(thetas):
-        for k, array in enumerate(theta):
-            matrix[i, offsets[k]:offsets[k + 1]] = np.asarray(array).reshape(-1)
-    if not np.isfinite(matrix.sum(axis=1)).all():  # one pass; names the culprit only on failure
-        check_finite(thetas, names=names)
-    return matrix, shapes, dtypes
-
-
 def weighted_sum(thetas, weights: np.ndarray, shapes, dtypes) -> list[np.ndarray]:
     """``sum_i weights[i] * thetas[i]``, array by array, without stacking the domains.
 
@@ -160,26 +116,6 @@ def weighted_sum(thetas, weights: np.ndarray, shapes, dtypes) -> list[np.ndarray
             np.multiply(thetas[i][k], dtype.type(weights[i]), out=tmp, casting="unsafe")
             acc += tmp
         out.append(acc)
-    return out
-
-
-def unstack_parameters(row, shapes, dtypes=None) -> list[np.ndarray]:
-    """Split one flat parameter row back into arrays of the given shapes.
-
-    Examples
-    --------
-    >>> [a.shape for a in unstack_parameters(np.arange(5.0), [(2, 2), (1,)])]
-    [(2, 2), (1,)]
-    """
-    row = np.asarray(row)
-    out, start = [], 0
-    for k, shape in enumerate(shapes):
-        size = int(np.prod(shape, dtype=np.int64))
-        array = row[start:start + size].reshape(shape)
-        if dtypes is not None:
-            array = array.astype(dtypes[k], copy=False)
-        out.append(array)
-        start += size
     return out
 
 

@@ -55,7 +55,7 @@ def aggregate(thetas, weights=None, method: str = "fedavg", **options) -> list[n
             coordinate-wise median, unweighted (Yin et al. 2018).
         ``"trimmed_mean"``
             coordinate-wise mean after cutting ``floor(beta * n)`` values from each tail;
-            option ``beta`` in ``[0, 0.5)``, default ``0.1``.
+            option ``beta`` in ``[0, 0.5)``, default ``0.2`` (as Flower's ``FedTrimmedAvg``).
         ``"krum"``
             the one domain whose parameters minimise the sum of squared distances to their
             ``n - f - 2`` nearest neighbours (Blanchard et al. 2017); option ``f`` (number
@@ -126,7 +126,7 @@ def aggregate(thetas, weights=None, method: str = "fedavg", **options) -> list[n
 
         return _coordinatewise(thetas, shapes, dtypes, names, median)
     if method == "trimmed_mean":
-        beta = options.get("beta", 0.1)
+        beta = options.get("beta", 0.2)
         if isinstance(beta, bool) or not (isinstance(beta, (int, float, np.floating)) and 0.0 <= beta < 0.5):
             raise FederationError("beta is the fraction cut from each tail",
                                   where="trimmed_mean: beta", expected="0 <= beta < 0.5",

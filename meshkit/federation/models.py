@@ -95,7 +95,7 @@ class Model(ABC):
         y = np.asarray(y)
         if X.ndim != 2 or len(X) != len(y):
             raise FederationError("X must be 2-D with one row per label", where="fit",
-                                  expected=f"X (n, d) and y (n,)", found=f"X {X.shape}, y {y.shape}")
+                                  expected="X (n, d) and y (n,)", found=f"X {X.shape}, y {y.shape}")
         return X, y
 
     def fit(self, X, y, *, epochs: int | None = None, anchor=None, mu: float | None = None) -> "Model":

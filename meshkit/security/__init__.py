@@ -14,6 +14,7 @@ Small modules, one job each:
 ``store``      :class:`SecureStore`: the encrypted, audited read path
 ``posture``    the per-domain posture report
 ``attacks``    attempt an attack and record how it was refused (notebooks, tests)
+``walkthrough`` the walk-through's principals, grants and products, derived from a mesh
 =============  ==========================================================================
 
 Production code draws every key from ``os.urandom``; pass a :class:`SeededKeySource` only for
@@ -36,6 +37,7 @@ from meshkit.security.streaming import (decrypt_bytes, decrypt_file, encrypt_byt
                                         encrypt_file, new_data_key)
 from meshkit.security.tokens import (Directory, Identity, Principal, PublicIdentity,
                                      TokenVerifier)
+from meshkit.security.walkthrough import Walkthrough, plan_walkthrough
 
 __all__ = [
     "security", "Decision", "Layer", "SecurityModel", "use_model",
@@ -51,4 +53,5 @@ __all__ = [
     "inclusion_proof", "consistency_proof", "verify_inclusion", "verify_consistency",
     "PostureReport", "posture",
     "Outcome", "attempt", "flipped_byte", "swapped_file",
+    "Walkthrough", "plan_walkthrough",
 ]

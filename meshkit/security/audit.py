@@ -262,8 +262,11 @@ def verify_log(entries: list[bytes], checkpoints: list[Checkpoint],
     """Check raw log entries against signed checkpoints; locate what was changed.
 
     Finds: a checkpoint whose signature fails; entries whose ``seq`` is not their position
-    (removed or reordered); fewer entries than a checkpoint signed (truncated); and a prefix
-    whose Merkle root differs from the signed one (edited), naming the entry range.
+    (removed or reordered); fewer entries than a checkpoint signed (truncated); a prefix
+    whose Merkle root differs from the signed one (edited), naming the entry range; and
+    entries no signed checkpoint covers (appended by someone without the signing key, or a
+    log whose checkpoints were deleted). Call :meth:`AuditLog.checkpoint` before verifying
+    a log kept with ``checkpoint_every > 1``.
     """
     problems: list[str] = []
     first_bad: int | None = None
@@ -297,6 +300,11 @@ def verify_log(entries: list[bytes], checkpoints: list[Checkpoint],
             first_bad = previous if first_bad is None else min(first_bad, previous)
             break
         previous = cp.size
+    else:
+        if previous < len(entries):
+            problems.append(f"entries {previous}..{len(entries) - 1} are covered by no signed "
+                            f"checkpoint (appended after the last one, or checkpoints removed)")
+            first_bad = previous if first_bad is None else min(first_bad, previous)
     return AuditVerification(not problems, len(entries), problems, first_bad)
 
 
@@ -313,7 +321,8 @@ class AuditLog:
     log_id : str
         Bound into each checkpoint signature.
     checkpoint_every : int
-        Sign a checkpoint after this many new entries (1: after each).
+        Sign a checkpoint after this many new entries (1: after each). Entries after the
+        last checkpoint do not verify until :meth:`checkpoint` signs them.
 
     Examples
     --------

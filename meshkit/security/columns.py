@@ -44,20 +44,27 @@ __all__ = ["MODES", "tokenize_values", "protect_frame", "protect_lazy", "unprote
 MODES = ("deterministic", "randomized")
 
 
-def _siv(keyset, column: str) -> AESSIV:
-    return AESSIV(keyset.join_key(column))
+_NONCE = 12  # AES-GCM nonce bytes, stored before each randomized token's ciphertext
+_TAG = 16
 
 
-def _gcm(data_key: bytes, context: bytes, column: str) -> AESGCM:
+def _siv(keyset, column: str) -> tuple[AESSIV, list[bytes]]:
+    """The AES-SIV cipher of ``column`` in the keyset's domain, and its associated data."""
+    ad = [f"meshkit column v1|domain={keyset.domain}|column={column}".encode()]
+    return AESSIV(keyset.join_key(column)), ad
+
+
+def _gcm(data_key: bytes, context: bytes, column: str) -> tuple[AESGCM, bytes]:
+    """The AES-GCM cipher of ``column`` in one product version, and its associated data."""
+    ad = context + b"|column=" + column.encode()
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"meshkit column gcm v1",
-               info=context + b"|column=" + column.encode()).derive(data_key)
-    return AESGCM(key)
+               info=ad).derive(data_key)
+    return AESGCM(key), ad
 
 
 def tokenize_values(values: list, *, keyset, column: str) -> list:
     """Deterministic tokens (AES-SIV) for a list of values; ``None`` stays ``None``."""
-    siv = _siv(keyset, column)
-    ad = [f"meshkit column v1|domain={keyset.domain}|column={column}".encode()]
+    siv, ad = _siv(keyset, column)
     return [None if v is None else
             "siv:" + base64.b64encode(siv.encrypt(str(v).encode(), ad)).decode()
             for v in values]
@@ -69,39 +76,14 @@ def _encrypt_gcm(values: list, aead: AESGCM, ad: bytes) -> list:
         if v is None:
             out.append(None)
             continue
-        nonce = os.urandom(12)
+        nonce = os.urandom(_NONCE)
         out.append("gcm:" + base64.b64encode(nonce + aead.encrypt(nonce, str(v).encode(), ad))
                    .decode())
     return out
 
 
-def protect_frame(frame: pl.DataFrame, modes: dict[str, str], *, keyset, data_key: bytes,
-                  context: bytes) -> pl.DataFrame:
-    """Encrypt the columns named in ``modes`` (column -> ``"deterministic"``/``"randomized"``)."""
-    columns = {}
-    for column, mode in modes.items():
-        if column not in frame.columns:
-            raise SecurityError("PII column to protect is missing from the frame",
-                                where=f"column {column!r}", expected=f"one of {frame.columns}",
-                                found="no such column")
-        values = frame[column].cast(pl.String).to_list()
-        if mode == "deterministic":
-            columns[column] = tokenize_values(values, keyset=keyset, column=column)
-        elif mode == "randomized":
-            ad = context + b"|column=" + column.encode()
-            columns[column] = _encrypt_gcm(values, _gcm(data_key, context, column), ad)
-        else:
-            raise SecurityError("unknown column protection mode", where=f"column {column!r}",
-                                expected=" or ".join(MODES), found=repr(mode))
-    return frame.with_columns(pl.Series(c, v, dtype=pl.String) for c, v in columns.items())
-
-
-def protect_lazy(frame: pl.LazyFrame, modes: dict[str, str], *, keyset, data_key: bytes,
-                 context: bytes) -> pl.LazyFrame:
-    """Like :func:`protect_frame` on a LazyFrame, batch by batch (element-wise), so a
-    streaming ``sink_parquet`` protects a product larger than memory without collecting it."""
-    names = frame.collect_schema().names()
-    exprs = []
+def _check_modes(modes: dict[str, str], names: list[str]) -> None:
+    """:class:`SecurityError` for a column to protect that the frame lacks, or an unknown mode."""
     for column, mode in modes.items():
         if column not in names:
             raise SecurityError("PII column to protect is missing from the frame",
@@ -110,6 +92,29 @@ def protect_lazy(frame: pl.LazyFrame, modes: dict[str, str], *, keyset, data_key
         if mode not in MODES:
             raise SecurityError("unknown column protection mode", where=f"column {column!r}",
                                 expected=" or ".join(MODES), found=repr(mode))
+
+
+def protect_frame(frame: pl.DataFrame, modes: dict[str, str], *, keyset, data_key: bytes,
+                  context: bytes) -> pl.DataFrame:
+    """Encrypt the columns named in ``modes`` (column -> ``"deterministic"``/``"randomized"``)."""
+    _check_modes(modes, frame.columns)
+    columns = {}
+    for column, mode in modes.items():
+        values = frame[column].cast(pl.String).to_list()
+        if mode == "deterministic":
+            columns[column] = tokenize_values(values, keyset=keyset, column=column)
+        else:
+            columns[column] = _encrypt_gcm(values, *_gcm(data_key, context, column))
+    return frame.with_columns(pl.Series(c, v, dtype=pl.String) for c, v in columns.items())
+
+
+def protect_lazy(frame: pl.LazyFrame, modes: dict[str, str], *, keyset, data_key: bytes,
+                 context: bytes) -> pl.LazyFrame:
+    """Like :func:`protect_frame` on a LazyFrame, batch by batch (element-wise), so a
+    streaming ``sink_parquet`` protects a product larger than memory without collecting it."""
+    _check_modes(modes, frame.collect_schema().names())
+    exprs = []
+    for column, mode in modes.items():
 
         def encrypt(series: pl.Series, column=column, mode=mode) -> pl.Series:
             one = protect_frame(pl.DataFrame({column: series}), {column: mode}, keyset=keyset,
@@ -145,20 +150,20 @@ def unprotect_frame(frame: pl.DataFrame, modes: dict[str, str], *, keyset, data_
         plain = []
         try:
             if mode == "deterministic":
-                siv = _siv(keyset, column)
-                ad = [f"meshkit column v1|domain={keyset.domain}|column={column}".encode()]
+                siv, ad = _siv(keyset, column)
                 for v in values:
                     plain.append(None if v is None else
                                  siv.decrypt(_decode(v, "siv:", where), ad).decode())
             else:
-                aead = _gcm(data_key, context, column)
-                ad = context + b"|column=" + column.encode()
+                aead, ad = _gcm(data_key, context, column)
                 for v in values:
                     if v is None:
                         plain.append(None)
                         continue
                     raw = _decode(v, "gcm:", where)
-                    plain.append(aead.decrypt(raw[:12], raw[12:], ad).decode())
+                    if len(raw) < _NONCE + _TAG:
+                        raise InvalidTag  # truncated: too short to hold a nonce and a tag
+                    plain.append(aead.decrypt(raw[:_NONCE], raw[_NONCE:], ad).decode())
         except InvalidTag:
             raise IntegrityError("protected column value failed authentication", where=where,
                                  expected="a value encrypted for this product version",

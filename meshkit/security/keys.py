@@ -50,7 +50,6 @@ __all__ = [
 DEFAULT_MAX_KEY_AGE = timedelta(days=90)
 
 
-
 def _utc(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(timezone.utc)
@@ -303,18 +302,15 @@ class Keyset:
                                 else type(master_key).__name__)
         secrets_ = {"join_secret": self._join_secret.hex(),
                     "keys": {k: self._keys[k].material.hex() for k in self._order}}
+        keys = [{"key_id": k, "created": self._keys[k].created.isoformat()} for k in self._order]
+        max_age_days = self.max_age / timedelta(days=1)
         nonce = os.urandom(12)
         sealed = AESGCM(bytes(master_key)).encrypt(
-            nonce, json.dumps(secrets_).encode(), self._seal_aad(self._order))
+            nonce, json.dumps(secrets_).encode(), _seal_aad(self.domain, keys, max_age_days))
         return {"format": "meshkit-keyset-v1", "domain": self.domain,
-                "max_age_days": self.max_age / timedelta(days=1),
-                "keys": [{"key_id": k, "created": self._keys[k].created.isoformat()}
-                         for k in self._order],
+                "max_age_days": max_age_days, "keys": keys,
                 "nonce": base64.b64encode(nonce).decode(),
                 "sealed": base64.b64encode(sealed).decode()}
-
-    def _seal_aad(self, order) -> bytes:
-        return ("meshkit keyset seal v1|" + self.domain + "|" + ",".join(order)).encode()
 
     @classmethod
     def unseal(cls, d: dict, master_key: bytes, *, source: KeySource | None = None,
@@ -323,29 +319,35 @@ class Keyset:
         or an altered document."""
         try:
             domain = d["domain"]
-            order = [k["key_id"] for k in d["keys"]]
-            created = {k["key_id"]: datetime.fromisoformat(k["created"]) for k in d["keys"]}
+            keys = [{"key_id": k["key_id"], "created": k["created"]} for k in d["keys"]]
+            order = [k["key_id"] for k in keys]
+            created = {k["key_id"]: datetime.fromisoformat(k["created"]) for k in keys}
             nonce = base64.b64decode(d["nonce"], validate=True)
             sealed = base64.b64decode(d["sealed"], validate=True)
-            max_age = timedelta(days=float(d.get("max_age_days", 90)))
+            max_age_days = float(d["max_age_days"])
         except (KeyError, TypeError, ValueError) as exc:
             raise IntegrityError("malformed sealed keyset", where=where,
                                  expected="format meshkit-keyset-v1", found=repr(exc)) from None
-        probe = cls.__new__(cls)
-        probe.domain = domain
         try:
-            plain = json.loads(AESGCM(bytes(master_key)).decrypt(nonce, sealed,
-                                                                 probe._seal_aad(order)))
+            plain = json.loads(AESGCM(bytes(master_key)).decrypt(
+                nonce, sealed, _seal_aad(domain, keys, max_age_days)))
         except (InvalidTag, ValueError, TypeError):
             raise IntegrityError("sealed keyset does not open (wrong master key, or altered)",
                                  where=where, expected="the master key it was sealed with",
                                  found="authentication failure") from None
-        keys = [KeyVersion(k, created[k], bytes.fromhex(plain["keys"][k])) for k in order]
-        return cls(domain, keys, join_secret=bytes.fromhex(plain["join_secret"]),
-                   source=source, max_age=max_age)
+        versions = [KeyVersion(k, created[k], bytes.fromhex(plain["keys"][k])) for k in order]
+        return cls(domain, versions, join_secret=bytes.fromhex(plain["join_secret"]),
+                   source=source, max_age=timedelta(days=max_age_days))
 
     def join_key(self, column: str) -> bytes:
         """The 64-byte AES-SIV key for deterministic protection of ``column`` in this domain."""
         hkdf = HKDF(algorithm=hashes.SHA256(), length=64, salt=b"meshkit column join key v1",
                     info=f"{self.domain}|{column}".encode())
         return hkdf.derive(self._join_secret)
+
+
+def _seal_aad(domain: str, keys: list[dict], max_age_days: float) -> bytes:
+    """Associated data of a sealed keyset: everything stored in clear next to the secrets
+    (domain, key ids and creation times, rotation age), so none of it can be altered."""
+    return b"meshkit keyset seal v1|" + json.dumps([domain, keys, max_age_days],
+                                                   separators=(",", ":")).encode()

@@ -55,7 +55,8 @@ class Decision:
     """What :func:`security` returns: three layers, the verdict, and what is visible.
 
     ``allowed`` is True only when every layer passed. ``access`` carries the visible columns,
-    masks and row filters when authorization passed. ``audit_index`` is the entry of this
+    masks and row filters when authorization passed, and what each grant used allows (its
+    rows, columns and masks: grants combine row by row). ``audit_index`` is the entry of this
     decision in the audit log.
     """
 
@@ -89,10 +90,13 @@ class Decision:
                "layers": {layer.name: {"passed": layer.passed, "reason": layer.reason}
                           for layer in self.layers}}
         if self.access is not None and self.access.allowed:
-            out["columns"] = list(self.access.columns) if self.access.columns else None
+            out["columns"] = (list(self.access.columns) if self.access.columns is not None
+                              else None)  # None: every column; [] none at all
             out["masks"] = dict(self.access.masks)
             out["row_filters"] = (list(self.access.row_filters)
                                   if self.access.row_filters is not None else None)
+            # the summary above is an upper bound; each grant's own rows, columns and masks
+            out["grants"] = [p.to_dict() for p in self.access.effective_parts()]
         return out
 
     def raise_if_denied(self) -> "Decision":
@@ -119,8 +123,13 @@ class Decision:
         mark = {True: "yes", False: "NO ", None: " - "}
         for layer in self.layers:
             lines.append(f"  {layer.name:<15} {mark[layer.passed]}  {layer.reason}")
-        if self.access is not None and self.access.allowed and (self.access.masks
-                                                                 or self.access.row_filters):
+        parts = self.access.effective_parts() if self.access is not None else ()
+        if len(parts) > 1:
+            for p in parts:
+                lines.append(f"  grant {p.grant_id}: rows {p.row_filter or 'all'}  columns "
+                             f"{_names(p.columns)}  masks {p.masks}")
+        elif self.access is not None and self.access.allowed and (self.access.masks
+                                                                   or self.access.row_filters):
             lines.append(f"  masks {self.access.masks}  rows {self.access.row_filters}")
         return "\n".join(lines)
 
@@ -137,15 +146,28 @@ class Decision:
             for layer in self.layers)
         extra = ""
         if self.access is not None and self.access.allowed:
-            cols = ", ".join(self.access.columns) if self.access.columns else "all"
-            extra = (f"<div>columns: {html.escape(cols)}; masks: "
-                     f"{html.escape(str(self.access.masks or {}))}; rows: "
-                     f"{html.escape(str(self.access.row_filters or 'all'))}</div>")
+            cols = ("all" if self.access.columns is None
+                    else ", ".join(self.access.columns) or "none")
+            parts = self.access.effective_parts()
+            if len(parts) > 1:  # grants combine row by row: show each one's rows and masks
+                items = "".join(
+                    f"<li>{html.escape(p.grant_id)}: rows {html.escape(p.row_filter or 'all')}; "
+                    f"columns {html.escape(_names(p.columns))}; masks "
+                    f"{html.escape(str(p.masks))}</li>" for p in parts)
+                extra = f"<div>columns: {html.escape(cols)}; by grant:<ul>{items}</ul></div>"
+            else:
+                extra = (f"<div>columns: {html.escape(cols)}; masks: "
+                         f"{html.escape(str(self.access.masks or {}))}; rows: "
+                         f"{html.escape(str(self.access.row_filters or 'all'))}</div>")
         return (f"<div><b style='color:{color}'>{'ALLOWED' if self.allowed else 'DENIED'}</b> "
                 f"{html.escape(self.action)} <code>{html.escape(self.product)}</code> by "
                 f"<code>{html.escape(self.principal or 'unknown caller')}</code>"
                 f"<table><tr><th>layer</th><th>passed</th><th>reason</th></tr>{rows}</table>"
                 f"{extra}</div>")
+
+
+def _names(columns) -> str:
+    return "all" if columns is None else ", ".join(columns) or "none"
 
 
 class SecurityModel:

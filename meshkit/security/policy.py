@@ -7,9 +7,13 @@ domain's owners) hold every action on the domain's own products; ``administer`` 
 granted across domains. Consumers :meth:`Policy.request` access; an owner of the product's
 domain :meth:`Policy.approve` s it (data autonomy with ownership).
 
-Effective access is the *union* of the matching, unexpired grants (a column is as visible as
-the most generous grant makes it; rows are the union of the grants' filters), so removing a
-grant or adding a deny can only narrow it.
+Effective access is the union of what each matching, unexpired grant allows, *row by row*: a
+row is visible when some grant's row filter admits it, and in that row a column shows the most
+revealing level among the grants that admit the row (clear > ``partial`` > ``tokenize`` >
+``redact`` > hidden). A grant's masks never leak to rows only another grant admits, so removing
+a grant or adding a deny can only narrow access, cell by cell. :class:`AccessResult` keeps the
+per-grant parts (:class:`GrantAccess`); :func:`apply_access` and :func:`access_levels` apply
+them to a frame with one polars ``when/then`` chain per column.
 
 Examples
 --------
@@ -22,6 +26,8 @@ Examples
 >>> result = policy.authorize(Principal("ana", domain="marketing"), orders, "read", now=0)
 >>> result.allowed, result.masks, result.row_filters
 (True, {'email': 'partial'}, ('amount > 10',))
+>>> [part.grant_id for part in result.parts]
+['g1']
 """
 
 from __future__ import annotations
@@ -39,12 +45,15 @@ import yaml
 from meshkit.errors import PolicyError
 
 __all__ = ["ACTIONS", "MASKS", "ProductInfo", "as_product_info", "Grant", "Deny",
-           "AccessRequest", "AccessResult", "Policy", "parse_row_filter", "apply_access"]
+           "AccessRequest", "AccessResult", "GrantAccess", "Policy", "parse_row_filter",
+           "apply_access", "access_levels"]
 
 ACTIONS = ("read", "write", "publish", "administer")
 #: Masks, from most to least revealing (a clear column is more revealing than any mask).
 MASKS = ("partial", "tokenize", "redact")
 _LEVEL = {None: 4, "partial": 3, "tokenize": 2, "redact": 1}
+#: Characters a ``partial`` mask keeps at the end of a value that is not an e-mail address.
+_PARTIAL_TAIL = 4
 
 _GRANT_FIELDS = {"id", "principal", "role", "domain", "product", "action", "columns", "masks",
                  "row_filter", "purpose", "expires"}
@@ -164,6 +173,17 @@ def _now(now) -> datetime:
     return _parse_time(now, "now")
 
 
+def _check_fields(d, allowed: set[str], kind: str, where: str) -> None:
+    """:class:`PolicyError` unless ``d`` is a mapping whose keys are all in ``allowed``."""
+    if not isinstance(d, dict):
+        raise PolicyError(f"a {kind} must be a mapping", where=where, expected="a mapping",
+                          found=type(d).__name__)
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise PolicyError(f"unknown field in {kind}", where=f"{where}.{unknown[0]}",
+                          expected=f"one of {sorted(allowed)}", found=repr(unknown[0]))
+
+
 def _subject(d: dict, where: str) -> tuple[str | None, str | None]:
     principal, role = d.get("principal"), d.get("role")
     if (principal is None) == (role is None):
@@ -197,13 +217,7 @@ class Grant:
     @classmethod
     def from_dict(cls, d: dict, *, where: str = "grant", default_id: str = "g") -> "Grant":
         """Parse and check one grant; :class:`PolicyError` names the field at fault."""
-        if not isinstance(d, dict):
-            raise PolicyError("a grant must be a mapping", where=where, expected="a mapping",
-                              found=type(d).__name__)
-        unknown = sorted(set(d) - _GRANT_FIELDS)
-        if unknown:
-            raise PolicyError("unknown field in grant", where=f"{where}.{unknown[0]}",
-                              expected=f"one of {sorted(_GRANT_FIELDS)}", found=repr(unknown[0]))
+        _check_fields(d, _GRANT_FIELDS, "grant", where)
         principal, role = _subject(d, where)
         domain, product = d.get("domain"), d.get("product")
         if (domain is None) == (product is None):
@@ -280,13 +294,7 @@ class Deny:
 
     @classmethod
     def from_dict(cls, d: dict, *, where: str = "deny", default_id: str = "d") -> "Deny":
-        if not isinstance(d, dict):
-            raise PolicyError("a deny must be a mapping", where=where, expected="a mapping",
-                              found=type(d).__name__)
-        unknown = sorted(set(d) - _DENY_FIELDS)
-        if unknown:
-            raise PolicyError("unknown field in deny", where=f"{where}.{unknown[0]}",
-                              expected=f"one of {sorted(_DENY_FIELDS)}", found=repr(unknown[0]))
+        _check_fields(d, _DENY_FIELDS, "deny", where)
         principal, role = _subject(d, where)
         action = d.get("action", "*")
         if action != "*" and action not in ACTIONS:
@@ -320,8 +328,38 @@ class Deny:
 # results and requests
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class GrantAccess:
+    """What one matching grant allows: the rows its ``row_filter`` admits (None: every row),
+    the ``columns`` it shows (None: every column) and their ``masks``."""
+
+    grant_id: str
+    row_filter: str | None = None
+    columns: tuple[str, ...] | None = None
+    masks: dict = field(default_factory=dict)
+
+    def level(self, column: str) -> int:
+        """0 hidden, 1 redact, 2 tokenize, 3 partial, 4 clear, in the rows this grant admits."""
+        if self.columns is not None and column not in self.columns:
+            return 0
+        return _LEVEL[self.masks.get(column)]
+
+    def to_dict(self) -> dict:
+        return {"id": self.grant_id, "row_filter": self.row_filter,
+                "columns": list(self.columns) if self.columns is not None else None,
+                "masks": dict(self.masks)}
+
+
+@dataclass(frozen=True)
 class AccessResult:
-    """The authorization layer's answer: allowed or not, why, and what is visible."""
+    """The authorization layer's answer: allowed or not, why, and what is visible.
+
+    ``parts`` holds what each matching grant allows (:class:`GrantAccess`); a row is visible
+    when some part's row filter admits it, and each of its cells shows the most revealing
+    level among the parts that admit the row. ``columns`` (shown by some part; None: every
+    column), ``masks`` (a column's most revealing mask on any row) and ``row_filters`` (a row
+    is visible iff one of them admits it; None: every row, () no row) summarise the parts. A
+    result built without ``parts`` applies ``masks`` to every row its ``row_filters`` admit.
+    """
 
     allowed: bool
     reason: str
@@ -329,12 +367,27 @@ class AccessResult:
     columns: tuple[str, ...] | None = None
     masks: dict = field(default_factory=dict)
     row_filters: tuple[str, ...] | None = None  # None: every row; () would be no row
+    parts: tuple[GrantAccess, ...] = ()
 
     def level(self, column: str) -> int:
-        """0 hidden, 1 redact, 2 tokenize, 3 partial, 4 clear (for comparing access)."""
-        if not self.allowed or self.columns is None or column not in self.columns:
+        """The most revealing level ``column`` has on any visible row: 0 hidden, 1 redact,
+        2 tokenize, 3 partial, 4 clear (for comparing access; :func:`access_levels` gives
+        the level of every cell)."""
+        if not self.allowed:
             return 0
-        return _LEVEL[self.masks.get(column)]
+        return max((p.level(column) for p in self.effective_parts()
+                    if self.columns is None or column in self.columns), default=0)
+
+    def effective_parts(self) -> tuple[GrantAccess, ...]:
+        """``parts``, or for a result built without them one part per row filter, each with
+        the result's columns and masks. Empty when no row is visible."""
+        if not self.allowed:
+            return ()
+        if self.parts:
+            return self.parts
+        gid = ",".join(self.grant_ids)
+        filters = (None,) if self.row_filters is None else self.row_filters
+        return tuple(GrantAccess(gid, f, self.columns, dict(self.masks)) for f in filters)
 
 
 @dataclass
@@ -569,7 +622,9 @@ class Policy:
         if is_owner(principal, info):
             return self._restrict(AccessResult(True, f"{principal.name} owns domain "
                                                      f"{info.domain}", ("owner",),
-                                               all_columns, {}, None), columns)
+                                               all_columns, {}, None,
+                                               (GrantAccess("owner", None, all_columns),)),
+                                  columns)
         if action == "administer":
             return AccessResult(False, f"only owners of domain {info.domain} administer its "
                                        f"products")
@@ -598,27 +653,33 @@ class Policy:
                                            f"not {purpose!r}")
             return AccessResult(False, f"no grant of {action} on {info.name} to "
                                        f"{principal.name} (deny by default)")
-        # union of the live grants
-        levels: dict[str, int] = {}
-        everything = False
-        filters: list[str] = []
-        unfiltered = False
+        # what each live grant allows; apply_access combines them row by row
+        parts = []
         for g in live:
-            cols = g.columns if g.columns is not None else (all_columns or ())
-            if g.columns is None and all_columns is None:
-                everything = True
-            for c in cols:
-                levels[c] = max(levels.get(c, 0), _LEVEL[g.masks.get(c)])
-            if g.row_filter is None:
-                unfiltered = True
-            elif g.row_filter not in filters:
-                filters.append(g.row_filter)
+            cols = g.columns if g.columns is not None else all_columns
+            masks = {c: m for c, m in g.masks.items() if cols is None or c in cols}
+            parts.append(GrantAccess(g.id, g.row_filter, cols, masks))
+        # the summary: a column's most revealing level on any row, rows of any filter
+        mentioned: list[str] = list(all_columns or ())
+        for p in parts:
+            for c in (*(p.columns or ()), *p.masks):
+                if c not in mentioned:
+                    mentioned.append(c)
+        levels = {c: max(p.level(c) for p in parts) for c in mentioned}
+        everything = all_columns is None and any(p.columns is None for p in parts)
         inverse = {v: k for k, v in _LEVEL.items()}
-        masks = {c: inverse[lv] for c, lv in levels.items() if inverse[lv] is not None}
-        visible = None if everything else tuple(c for c in (all_columns or levels) if c in levels)
+        visible = None if everything else tuple(c for c in (all_columns or mentioned)
+                                                if levels.get(c, 0) > 0)
+        masks = {c: inverse[lv] for c, lv in levels.items()
+                 if 0 < lv < _LEVEL[None] and (visible is None or c in visible)}
+        filters: list[str] = []
+        for p in parts:
+            if p.row_filter is not None and p.row_filter not in filters:
+                filters.append(p.row_filter)
+        unfiltered = any(p.row_filter is None for p in parts)
         result = AccessResult(True, " + ".join(g.describe() for g in live),
                               tuple(g.id for g in live), visible, masks,
-                              None if unfiltered else tuple(filters))
+                              None if unfiltered else tuple(filters), tuple(parts))
         return self._restrict(result, columns)
 
     @staticmethod
@@ -631,8 +692,13 @@ class Policy:
             if outside:
                 return AccessResult(False, f"column {outside[0]!r} is outside the grant "
                                            f"({result.reason})", result.grant_ids)
+        parts = tuple(replace(p, columns=tuple(c for c in columns
+                                               if p.columns is None or c in p.columns),
+                              masks={c: m for c, m in p.masks.items() if c in columns})
+                      for p in result.parts)
         return replace(result, columns=columns,
-                       masks={c: m for c, m in result.masks.items() if c in columns})
+                       masks={c: m for c, m in result.masks.items() if c in columns},
+                       parts=parts)
 
 
 def is_owner(principal, product: ProductInfo) -> bool:
@@ -650,12 +716,97 @@ def is_owner(principal, product: ProductInfo) -> bool:
 # ---------------------------------------------------------------------------------------
 # masks and row filters on frames
 # ---------------------------------------------------------------------------------------
+def _with_conditions(df: pl.DataFrame, parts) -> tuple[pl.DataFrame, list[str]]:
+    """``df`` plus one boolean column per part: does the part's row filter admit the row."""
+    prefix = "__meshkit_grant_"
+    while any(c.startswith(prefix) for c in df.columns):
+        prefix = "_" + prefix
+    names = [f"{prefix}{i}" for i in range(len(parts))]
+    exprs = [(pl.lit(True) if p.row_filter is None
+              else parse_row_filter(p.row_filter).fill_null(False)).alias(name)
+             for p, name in zip(parts, names)]
+    return (df.with_columns(exprs) if exprs else df), names
+
+
+def _output_columns(columns: list[str], result: AccessResult) -> list[str]:
+    if result.columns is None:
+        return list(columns)
+    return [c for c in result.columns if c in columns]
+
+
+def _any(names: list[str]) -> pl.Expr:
+    return pl.any_horizontal([pl.col(n) for n in names])
+
+
+def _level_expr(column: str, parts, conditions: list[str]) -> pl.Expr:
+    """The level of ``column`` in each row: a when/then chain over the parts' row filters,
+    most revealing level first; 0 in rows no part admits or no admitting part shows."""
+    by_level: dict[int, list[str]] = {}
+    for p, cond in zip(parts, conditions):
+        if (lv := p.level(column)) > 0:
+            by_level.setdefault(lv, []).append(cond)
+    expr = None
+    for lv in sorted(by_level, reverse=True):
+        then = pl.lit(lv, dtype=pl.Int8)
+        expr = (pl.when(_any(by_level[lv])) if expr is None
+                else expr.when(_any(by_level[lv]))).then(then)
+    zero = pl.lit(0, dtype=pl.Int8)
+    return zero.alias(column) if expr is None else expr.otherwise(zero).alias(column)
+
+
+def _frame(frame) -> tuple[pl.DataFrame, bool]:
+    lazy = isinstance(frame, pl.LazyFrame)
+    return (frame.collect() if lazy else frame), lazy
+
+
+def access_levels(frame, result: AccessResult):
+    """The level of every cell under ``result``: one Int8 column per visible column, one row
+    per input row; 0 hidden (also every cell of a row no grant admits), 1 redact, 2 tokenize,
+    3 partial, 4 clear.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"region": ["north", "south"], "email": ["a@x.io", "b@y.io"]})
+    >>> r = AccessResult(True, "ok", ("a", "b"), ("email",), {}, None,
+    ...                  (GrantAccess("a", "region == 'north'", ("email",)),
+    ...                   GrantAccess("b", None, ("email",), {"email": "redact"})))
+    >>> access_levels(df, r)["email"].to_list()
+    [4, 1]
+    """
+    if not result.allowed:
+        raise PolicyError("a denied access result shows no cell", where="access_levels",
+                          expected="an allowed result", found=result.reason)
+    df, lazy = _frame(frame)
+    parts = result.effective_parts()
+    columns = _output_columns(df.columns, result)
+    df, conditions = _with_conditions(df, parts)
+    out = (df.with_columns([_level_expr(c, parts, conditions) for c in columns])
+           .select(columns))  # literals broadcast to every row
+    return out.lazy() if lazy else out
+
+
+def _partial(col: pl.Expr) -> pl.Expr:
+    # an address keeps its domain; another value its last 4 characters, and only when it has
+    # at least 2 * 4 of them (a short value would be shown nearly whole)
+    s = col.cast(pl.String)
+    return (pl.when(s.is_null()).then(pl.lit(None, dtype=pl.String))
+            .when(s.str.contains("@"))
+            .then(pl.lit("***@") + s.str.split("@").list.last())
+            .when(s.str.len_chars() >= 2 * _PARTIAL_TAIL)
+            .then(pl.lit("***") + s.str.slice(-_PARTIAL_TAIL))
+            .otherwise(pl.lit("***")))
+
+
 def apply_access(frame, result: AccessResult, *, tokenizer=None):
-    """Apply an allowed :class:`AccessResult` to a polars DataFrame/LazyFrame: select the
-    visible columns, mask, and keep only the rows the grants' filters allow.
+    """Apply an allowed :class:`AccessResult` to a polars DataFrame/LazyFrame: keep the rows
+    some grant's filter admits, select the visible columns, and show each cell at the most
+    revealing level among the grants that admit its row (a ``when/then`` chain per column
+    over the grants' filters; no Python loop over rows).
 
     ``tokenizer(column, series) -> series`` implements the ``tokenize`` mask (the secure
-    store passes a deterministic AES-SIV tokenizer); without one, ``tokenize`` redacts.
+    store passes a deterministic AES-SIV tokenizer); without one, ``tokenize`` redacts. A
+    column that some row shows ``partial`` or tokenized is a string column.
 
     Examples
     --------
@@ -664,41 +815,51 @@ def apply_access(frame, result: AccessResult, *, tokenizer=None):
     >>> r = AccessResult(True, "ok", ("g1",), ("email", "amount"), {"email": "partial"}, None)
     >>> apply_access(df, r)["email"].to_list()
     ['***@x.io']
+
+    Two grants: ``a`` shows ``email`` in clear on northern rows, ``b`` every row redacted.
+
+    >>> df = pl.DataFrame({"region": ["north", "south"], "email": ["a@x.io", "b@y.io"]})
+    >>> r = AccessResult(True, "ok", ("a", "b"), ("email",), {}, None,
+    ...                  (GrantAccess("a", "region == 'north'", ("email",)),
+    ...                   GrantAccess("b", None, ("email",), {"email": "redact"})))
+    >>> apply_access(df, r)["email"].to_list()
+    ['a@x.io', None]
     """
     if not result.allowed:
         raise PolicyError("cannot apply a denied access result", where="apply_access",
                           expected="an allowed result", found=result.reason)
-    lazy = isinstance(frame, pl.LazyFrame)
-    df = frame.collect() if lazy else frame
-    if result.row_filters is not None:
-        if not result.row_filters:
-            df = df.head(0)
-        else:
-            cond = None
-            for text in result.row_filters:
-                e = parse_row_filter(text)
-                cond = e if cond is None else (cond | e)
-            df = df.filter(cond)
-    if result.columns is not None:
-        df = df.select([c for c in result.columns if c in df.columns])
+    df, lazy = _frame(frame)
+    parts = result.effective_parts()
+    columns = _output_columns(df.columns, result)
+    df, conditions = _with_conditions(df, parts)
+    df = df.filter(_any(conditions)) if conditions else df.head(0)
+
+    def shown(level: int) -> int:
+        # what a level shows: 4 clear, 3 partial, 2 token, 1 nothing (redact or hidden)
+        return 1 if level == 0 or (level == 2 and tokenizer is None) else level
+
     exprs = []
-    for column, mask in result.masks.items():
-        if column not in df.columns:
-            continue
+    for column in columns:
+        by_shown: dict[int, list[str]] = {}
+        for p, cond in zip(parts, conditions):
+            by_shown.setdefault(shown(p.level(column)), []).append(cond)
+        as_string = 2 in by_shown or 3 in by_shown
         col = pl.col(column)
-        if mask == "redact":
-            exprs.append(pl.lit(None, dtype=df.schema[column]).alias(column))
-        elif mask == "partial":
-            s = col.cast(pl.String)
-            exprs.append(pl.when(s.str.contains("@"))
-                         .then(pl.lit("***@") + s.str.split("@").list.last())
-                         .otherwise(pl.lit("***") + s.str.slice(-4))
-                         .alias(column))
-        elif mask == "tokenize":
-            if tokenizer is None:
-                exprs.append(pl.lit(None, dtype=df.schema[column]).alias(column))
-            else:
-                df = df.with_columns(tokenizer(column, df[column]).alias(column))
-    if exprs:
-        df = df.with_columns(exprs)
+        values = {4: col.cast(pl.String) if as_string else col,
+                  3: _partial(col),
+                  1: pl.lit(None, dtype=pl.String if as_string else df.schema[column])}
+        if 2 in by_shown:
+            token = f"{conditions[0]}_token_{len(exprs)}"
+            df = df.with_columns(tokenizer(column, df[column]).alias(token))
+            values[2] = pl.col(token).cast(pl.String) if len(by_shown) > 1 else pl.col(token)
+        if len(by_shown) <= 1:
+            expr = values[next(iter(by_shown), 1)]
+        else:
+            expr = None
+            for level in sorted((lv for lv in by_shown if lv > 1), reverse=True):
+                cond = _any(by_shown[level])
+                expr = (pl.when(cond) if expr is None else expr.when(cond)).then(values[level])
+            expr = expr.otherwise(values[1])
+        exprs.append(expr.alias(column))
+    df = df.with_columns(exprs).select(columns)  # literals broadcast to every row
     return df.lazy() if lazy else df

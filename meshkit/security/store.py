@@ -8,8 +8,10 @@ reader granted the product but only a ``tokenize`` mask on ``email`` gets the de
 token, never the address.
 
 Reading goes authentication -> authorization -> decryption -> masks and row filters. A denied
-read raises and returns no data; an allowed read returns only what the grants allow. Every
-decision, and every integrity failure, is audited.
+read raises and returns no data; an allowed read returns only what the grants allow, row by
+row: a row is returned when some grant admits it, and each of its cells as the most revealing
+of the grants admitting that row allow (never one grant's masks on another grant's rows).
+Every decision, and every integrity failure, is audited.
 
 Examples
 --------
@@ -37,6 +39,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -179,7 +182,7 @@ class SecureStore:
         version = (self.versions(info.name) or [-1])[-1] + 1
         sh = schema_hash(schema)
         context = product_context(info.domain, info.name, version, sh)
-        data_key = new_data_key(self.model.source if not _is_system(self.model.source) else None)
+        data_key = new_data_key(self.model.source)  # os.urandom unless a demo source is set
         pii = [c for c in info.pii_columns if c in schema]
         modes = {c: ("deterministic" if c in self.deterministic else "randomized") for c in pii}
         dtypes = {c: str(schema[c]) for c in pii}
@@ -279,29 +282,42 @@ class SecureStore:
             lazy = pl.scan_parquet(plain)
             available = lazy.collect_schema().names()
             wanted = list(access.columns) if access.columns is not None else available
-            for text in access.row_filters or ():
-                wanted += [c for c in _filter_columns(text) if c not in wanted]
+            parts = access.effective_parts()
+            in_filters: set[str] = set()
+            for p in parts:
+                if p.row_filter is not None:
+                    in_filters |= _filter_columns(p.row_filter)
+            wanted += [c for c in sorted(in_filters) if c not in wanted]
             df = lazy.select([c for c in wanted if c in available]).collect()
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
         modes = manifest.get("protected", {})
-        masks = access.masks
-        # decrypt PII the grant shows in clear (or partially); tokenized columns stay tokens
-        clear = {c: m for c, m in modes.items() if c in df.columns and masks.get(c) != "tokenize"}
-        tokenized_det = {c for c, m in modes.items() if m == "deterministic"}
-        df = unprotect_frame(df, clear, keyset=keyset, data_key=data_key, context=context,
-                             dtypes=manifest.get("dtypes"))
-        needs_plain_token = {c for c in df.columns if masks.get(c) == "tokenize"
-                             and c in modes and c not in tokenized_det}
-        if needs_plain_token:
-            df = unprotect_frame(df, {c: modes[c] for c in needs_plain_token}, keyset=keyset,
-                                 data_key=data_key, context=context, dtypes=None)
+        dtypes = manifest.get("dtypes") or {}
+        # decrypt the PII the grants show (in clear, partially, or to filter rows on); a
+        # deterministic column only ever tokenized stays the stored AES-SIV token
+        raw_tokens, as_text, typed = set(), {}, {}
+        for c, mode in modes.items():
+            if c not in df.columns:
+                continue
+            levels = {p.level(c) for p in parts}
+            tokenized = 2 in levels and c not in in_filters
+            if tokenized and mode == "deterministic" and levels <= {0, 2}:
+                raw_tokens.add(c)
+            elif tokenized:
+                as_text[c] = mode  # tokenized in some rows: the column is text anyway
+            else:
+                typed[c] = mode
+        df = unprotect_frame(df, typed, keyset=keyset, data_key=data_key, context=context,
+                             dtypes=dtypes)
+        df = unprotect_frame(df, as_text, keyset=keyset, data_key=data_key, context=context,
+                             dtypes=None)
 
         def tokenizer(column, series):
-            if column in tokenized_det:
+            if column in raw_tokens:
                 return series  # already the deterministic AES-SIV token
-            return pl.Series(column, tokenize_values(series.to_list(), keyset=keyset,
-                                                     column=column), dtype=pl.String)
+            return pl.Series(column, tokenize_values(series.cast(pl.String).to_list(),
+                                                     keyset=keyset, column=column),
+                             dtype=pl.String)
 
         df = apply_access(df, access, tokenizer=tokenizer)
         return df
@@ -312,8 +328,6 @@ class SecureStore:
 
         The encrypted blobs are not touched. Returns ``{"key_id", "rewrapped"}``.
         """
-        from datetime import datetime, timezone
-
         keyset = self.model.keysets[domain]
         t = self.model.now(now)
         key = keyset.rotate(now=datetime.fromtimestamp(t, timezone.utc))
@@ -345,9 +359,3 @@ class SecureStore:
                          "pii_columns": len(info.pii_columns),
                          "pii_protected": sum(1 for c in info.pii_columns if c in protected)})
         return pl.DataFrame(rows).sort("domain", "product") if rows else pl.DataFrame()
-
-
-def _is_system(source) -> bool:
-    from meshkit.security.keys import SystemKeySource
-
-    return isinstance(source, SystemKeySource)

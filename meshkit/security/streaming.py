@@ -39,25 +39,31 @@ def new_data_key(source=None) -> bytes:
     return source.bytes(16, "data key")
 
 
+def _pump(src: BinaryIO, dst: BinaryIO, cipher, chunk_size: int, slack: int) -> int:
+    """Feed ``src`` through ``cipher`` into ``dst`` via two fixed buffers; returns bytes written.
+
+    ``slack``: how much more than its input one ``update_into`` may emit (Cobblestone holds
+    back up to one 16 KiB chunk, and the encryptor adds a header and a tag per chunk).
+    """
+    inbuf = bytearray(chunk_size)
+    inview = memoryview(inbuf)
+    outbuf = bytearray(chunk_size + slack)
+    outview = memoryview(outbuf)
+    written = 0
+    while n := src.readinto(inbuf):
+        m = cipher.update_into(inview[:n], outbuf)
+        dst.write(outview[:m])
+        written += m
+    tail = cipher.finalize()
+    dst.write(tail)
+    return written + len(tail)
+
+
 def encrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes, context: bytes, *,
                    chunk_size: int = CHUNK_SIZE) -> int:
     """Encrypt everything readable from ``src`` into ``dst``; returns ciphertext bytes written."""
-    enc = Cobblestone128Encryptor(key, context)
-    inbuf = bytearray(chunk_size)
-    inview = memoryview(inbuf)
-    outbuf = bytearray(chunk_size + chunk_size // 1024 + 16456)
-    outview = memoryview(outbuf)
-    written = 0
-    while True:
-        n = src.readinto(inbuf)
-        if not n:
-            break
-        m = enc.update_into(inview[:n], outbuf)
-        dst.write(outview[:m])
-        written += m
-    tail = enc.finalize()
-    dst.write(tail)
-    return written + len(tail)
+    return _pump(src, dst, Cobblestone128Encryptor(key, context), chunk_size,
+                 slack=chunk_size // 1024 + 16456)
 
 
 def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes, context: bytes, *,
@@ -67,29 +73,14 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes, context: bytes, *,
     Bytes already written to ``dst`` before an error must be discarded by the caller
     (:func:`decrypt_file` does that for you).
     """
-    dec = Cobblestone128Decryptor(key, context)
-    inbuf = bytearray(chunk_size)
-    inview = memoryview(inbuf)
-    outbuf = bytearray(chunk_size + 16400)
-    outview = memoryview(outbuf)
-    written = 0
     try:
-        while True:
-            n = src.readinto(inbuf)
-            if not n:
-                break
-            m = dec.update_into(inview[:n], outbuf)
-            dst.write(outview[:m])
-            written += m
-        tail = dec.finalize()
+        return _pump(src, dst, Cobblestone128Decryptor(key, context), chunk_size, slack=16400)
     except (InvalidTag, AlreadyFinalized):
         raise IntegrityError(
             "ciphertext failed authentication: tampered, truncated, extended, or encrypted "
             "under another key or context (domain|product|version|schema)",
             where=where, expected="an intact ciphertext for this context",
             found="authentication failure") from None
-    dst.write(tail)
-    return written + len(tail)
 
 
 def encrypt_file(src: str | os.PathLike, dst: str | os.PathLike, key: bytes, context: bytes, *,
