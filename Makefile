@@ -42,6 +42,7 @@ lab: venv
 	$(BIN)/jupyter lab notebooks
 
 notebooks: venv
+	rm -rf runs/tutorial
 	cd notebooks && for nb in 0*.ipynb; do \
 		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
 

@@ -61,15 +61,15 @@ def _movable(dtype: pl.DataType) -> bool:
     return dtype.is_numeric() or dtype.is_temporal()
 
 
-def default_columns(frame: pl.DataFrame, key) -> dict:
+def default_columns(frame: pl.DataFrame, key, *, type_change: bool = True) -> dict:
     """The columns :func:`stale_copy` changes when none are named, from the frame's own columns.
 
     Never a key column. Returns ``stale_column`` (the text column with the most distinct
     values, first on ties: an e-mail, a record number), ``type_column`` and ``type_to`` (the
     first date column, else the first timestamp, else the first other column;
     :func:`default_type_to`), and ``shift_column`` (the first numeric column with more than two
-    distinct values, else the first date or timestamp). A value is ``None`` when the frame has
-    no such column.
+    distinct values, else the first date or timestamp, that is still one after the type change
+    unless ``type_change`` is False). A value is ``None`` when the frame has no such column.
 
     Examples
     --------
@@ -90,7 +90,7 @@ def default_columns(frame: pl.DataFrame, key) -> dict:
     type_to = default_type_to(schema[type_column]) if type_column is not None else None
 
     def movable(c):  # still a number or a time once the type change is applied
-        return _movable(type_to if c == type_column else schema[c])
+        return _movable(type_to if type_change and c == type_column else schema[c])
 
     numbers = [c for c, t in schema.items() if t.is_numeric() and distinct[c] > 2 and movable(c)]
     times = [c for c, t in schema.items() if t.is_temporal() and movable(c)]
@@ -150,7 +150,7 @@ def stale_copy(frame: pl.DataFrame, key, *, steps=INJECTIONS, seed: int = 0,
     if unknown:
         raise ConsistencyError("unknown injection", where="steps",
                                expected=f"names from {INJECTIONS}", found=unknown)
-    picked = default_columns(frame, key)
+    picked = default_columns(frame, key, type_change="type_change" in steps)
     auto = {"stale_values": stale_column is None, "type_change": type_column is None,
             "shift": shift_column is None}
     if type_column is None:

@@ -42,7 +42,8 @@ class Walkthrough:
     consumer_domain : str
         The domain of the consumer (``ana``) and of the reporting service.
     request_columns : tuple of str
-        The key, the PII column to tokenize (when the product has PII), and one more column.
+        The key, the PII column to tokenize (when the product has PII), and non-PII columns
+        up to three in all.
     masks : dict
         ``{pii column: "tokenize"}`` for the approval (empty without PII).
     deterministic : tuple of str
@@ -132,7 +133,8 @@ def plan_walkthrough(mesh, frames=None, *, product: str = "",
     pii = [c for c in info.pii_columns if c != key]
     tokenized = max(pii, key=lambda c: _distinct(frames, info.name, c)) if pii else None
     plain = [c for c in info.columns if c != key and c not in info.pii_columns]
-    request = tuple(c for c in (key, tokenized, plain[0] if plain else None) if c is not None)
+    asked = [key] + ([tokenized] if tokenized else [])
+    request = tuple(asked + plain[:3 - len(asked)])
     outside = [c for c in pii if c not in request] or [c for c in info.columns
                                                         if c not in request]
     hidden = outside[-1]
