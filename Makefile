@@ -32,11 +32,14 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/meshkit run $(ARGS)
 
+# Unit, doctest and end-to-end tests spread over two workers; nbval then re-executes the
+# committed notebooks in one kernel each, in order (its cells must not be split over workers).
 test: venv
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --doctest-modules --nbval --nbval-sanitize-with notebooks/sanitize.cfg meshkit tests notebooks
+	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules meshkit tests
+	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
 test-fast: venv
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --doctest-modules -m "not slow" meshkit tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules -m "not slow" meshkit tests
 
 lab: venv
 	$(BIN)/jupyter lab notebooks
