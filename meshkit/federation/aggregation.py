@@ -214,21 +214,35 @@ def _coordinatewise(thetas, shapes, dtypes, names, rule, *, check: bool = True) 
 def _distances(thetas, shapes, dtypes, names) -> np.ndarray:
     """Squared distances between the domains through one Gram matrix, accumulated by block.
 
-    Each block is centred on its own column means first (distances do not change, the
-    cancellation in ``|a|^2 + |b|^2 - 2 a.b`` does), and its Gram matrix comes from one
-    BLAS ``syrk`` call (half the work of a general product), summed in float64.
+    Each ``(n, b)`` block holds every domain's values minus the first domain's (one pass
+    that copies and centres: distances do not change, the cancellation in
+    ``|a|^2 + |b|^2 - 2 a.b`` of nearby models does); its Gram matrix comes from one BLAS
+    ``syrk`` call (half the work of a general product), summed in float64. Non-finite
+    parameters show up in the Gram matrix, and only then is each domain checked by name.
     """
     from scipy.linalg.blas import get_blas_funcs
 
     n = len(thetas)
     upper = np.zeros((n, n))
-    for _, _, block in _blocks(thetas, shapes, dtypes, target_bytes=1 << 23):
-        _check_block(block, thetas, names)
-        if block.dtype.itemsize < 4:
-            block = block.astype(np.float32)
-        block -= block.mean(axis=0)  # centre in place (the buffer is ours)
-        syrk = get_blas_funcs("syrk", (block,))
-        upper += np.triu(syrk(1.0, block.T, trans=1))  # block @ block.T, upper triangle
+    for k, dtype in enumerate(dtypes):
+        work = np.result_type(dtype, np.float32)
+        flats = [np.asarray(theta[k]).reshape(-1) for theta in thetas]
+        size = flats[0].size
+        if size == 0:
+            continue
+        step = min(size, max(256, (1 << 22) // (n * work.itemsize)))
+        buffer = np.empty((n, step), dtype=work)
+        syrk = get_blas_funcs("syrk", (buffer,))
+        for start in range(0, size, step):
+            stop = min(size, start + step)
+            block = buffer[:, :stop - start]
+            reference = flats[0][start:stop]
+            for row, flat in zip(block, flats):
+                np.subtract(flat[start:stop], reference, out=row)
+            upper += syrk(1.0, block.T, trans=1)  # block @ block.T, upper triangle
+    if not np.isfinite(upper).all():
+        check_finite(thetas, names=names)
+    upper = np.triu(upper)
     return _gram_to_distances(upper + np.triu(upper, 1).T)
 
 
