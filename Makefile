@@ -47,7 +47,8 @@ lab: venv
 notebooks: venv
 	rm -rf runs/tutorial
 	cd notebooks && for nb in 0*.ipynb; do \
-		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.record_timing=False "$$nb" || exit 1; done
 
 bench: venv
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[bench]"

@@ -7,7 +7,7 @@ import pytest
 import meshkit as mk
 from meshkit.consistency import (DRIFT_RULES, consistency, similarity, similarity_matrix,
                                  stale_copy)
-from meshkit.consistency.layers import drift_rule, match_columns
+from meshkit.consistency.layers import WASSERSTEIN_MIN_STD, drift_rule, match_columns
 
 
 def customers(n=3000, seed=1):
@@ -116,6 +116,11 @@ def test_values_layer_tolerance_and_worst_columns():
     assert ev == {"x": 0.75, "s": 0.5}
     assert dict(loose.evidence.select("column", "agreement").iter_rows())["x"] == 1.0
     assert "worst columns: s (50.0% agree), x (75.0% agree)" in strict.notes
+    # equal infinities agree (inf - inf is NaN); opposite ones and inf vs a number do not
+    inf = pl.DataFrame({"id": [1, 2, 3], "x": [float("inf"), float("-inf"), float("inf")]})
+    other = inf.with_columns(pl.Series("x", [float("inf"), float("inf"), 1e308]))
+    assert similarity(inf, inf, keys="id").layers["values"].score == 1.0
+    assert similarity(inf, other, keys="id").layers["values"].score == pytest.approx(1 / 3)
 
 
 def test_weights_change_the_score_and_are_validated():
@@ -254,3 +259,54 @@ def test_row_order_and_key_width_do_not_change_the_report():
         assert shuffled.layers[layer].score == pytest.approx(base.layers[layer].score, abs=1e-12)
     assert shuffled.layers["schema"].score < base.layers["schema"].score
     assert shuffled.layers["values"].evidence.equals(base.layers["values"].evidence)
+
+
+def test_keys_of_two_types_match_by_value():
+    # an Int64 key against a Float64 one: 1.5 must not match 1 (a cast would truncate it)
+    left = pl.DataFrame({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0]})
+    right = pl.DataFrame({"id": [1.5, 2.0, 3.0], "x": [1.0, 2.0, 3.0]})
+    report = similarity(left, right, keys="id")
+    assert report.layers["keys"].score == pytest.approx(2 / 4)
+    assert report.layers["values"].details["shared_keys"] == 2
+    # a Boolean key against a text one: compared as text, not a polars cast error
+    flags = pl.DataFrame({"id": [True, False], "x": [1.0, 2.0]})
+    text = pl.DataFrame({"id": ["true", "maybe"], "x": [1.0, 2.0]})
+    assert similarity(flags, text, keys="id").layers["keys"].score == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("sketch", [False, True])
+def test_all_null_and_nan_columns(sketch):
+    from meshkit.consistency import profile
+
+    def sim(a, b):
+        return similarity(profile(a, "id"), profile(b, "id")) if sketch \
+            else similarity(a, b, keys="id")
+
+    empty = pl.DataFrame({"id": [1, 2, 3], "x": [None, None, None], "n": [float("nan")] * 3,
+                          "c": [None, None, None]},
+                         schema={"id": pl.Int64, "x": pl.Float64, "n": pl.Float64, "c": pl.Utf8})
+    report = sim(empty, empty)
+    assert report.score == 1.0 and report.layers["distributions"].score == 1.0
+    full = empty.with_columns(pl.Series("x", [1.0, 2.0, 3.0]), pl.Series("c", ["a", "b", "a"]))
+    ev = sim(full, empty).layers["distributions"].evidence
+    one_sided = ev.filter(pl.col("column").is_in(["x", "c"]))
+    assert one_sided["score"].to_list() == [0.0, 0.0] and one_sided["drift"].all()
+    # emptying a column on one side can only lower the distributions layer
+    shifted = full.with_columns(pl.Series("x", [10.0, 20.0, 30.0]))
+    assert sim(full, empty).layers["distributions"].score \
+        < sim(full, shifted).layers["distributions"].score
+
+
+@pytest.mark.parametrize("sketch", [False, True])
+def test_constant_reference_wasserstein_uses_evidently_std_floor(sketch):
+    from meshkit.consistency import profile
+
+    n = 2000  # above Evidently's 1,000 rows: the normalized Wasserstein rule applies
+    ref = pl.DataFrame({"id": np.arange(n), "x": np.full(n, 5.0)})
+    cur = ref.with_columns(pl.when(pl.col("id") < 200).then(5.5).otherwise(5.0).alias("x"))
+    report = similarity(profile(ref, "id"), profile(cur, "id")) if sketch \
+        else similarity(ref, cur, keys="id")
+    row = report.layers["distributions"].evidence.row(0, named=True)
+    assert np.isfinite(row["wasserstein_normed"])
+    assert row["wasserstein_normed"] == pytest.approx(row["wasserstein"] / 0.001)
+    assert row["drift"] and WASSERSTEIN_MIN_STD == 0.001

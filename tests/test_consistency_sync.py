@@ -143,3 +143,35 @@ def test_version_diff_and_recovery_after_a_bad_sync(store):
     assert history(store, "crm_copy")["operation"].to_list()[:2] == ["RESTORE", "MERGE"]
     with pytest.raises(ConsistencyError, match="no earlier version"):
         diff_versions(store, "crm", on="user_id")
+
+
+def test_latest_compares_instants_across_time_zones(tmp_path):
+    s = ProductStore(tmp_path)
+    utc = pl.Datetime("us", "UTC")
+    noon = dt.datetime(2024, 1, 1, 12)
+    s.publish("tgt", pl.DataFrame({"id": [1, 2], "v": ["t1", "t2"], "ts": [noon, noon]},
+                                  schema={"id": pl.Int64, "v": pl.Utf8, "ts": utc}))
+    # 12:30 in Paris is 11:30 UTC (older than the target); 13:30 in Paris is 12:30 UTC (newer)
+    src = pl.DataFrame({"id": [1, 2], "v": ["s1", "s2"],
+                        "ts": [dt.datetime(2024, 1, 1, 12, 30), dt.datetime(2024, 1, 1, 13, 30)]},
+                       schema={"id": pl.Int64, "v": pl.Utf8, "ts": pl.Datetime("us")}) \
+        .with_columns(pl.col("ts").dt.replace_time_zone("Europe/Paris"))
+    result = sync(s, src, "tgt", on="id", policy="latest", timestamp="ts")
+    assert (result.updated, result.conflicting) == (1, 2)
+    assert s.read("tgt").sort("id")["v"].to_list() == ["t1", "s2"]
+    # a naive time against an aware one is refused rather than guessed as UTC
+    naive = src.with_columns(pl.col("ts").dt.replace_time_zone(None), pl.lit("n").alias("v"))
+    with pytest.raises(ConsistencyError, match="naive and time-zone-aware"):
+        sync(s, naive, "tgt", on="id", policy="latest", timestamp="ts")
+    assert s.latest_version("tgt") == 1
+
+
+def test_a_key_that_a_cast_would_change_is_refused(tmp_path):
+    s = ProductStore(tmp_path)
+    s.publish("tgt", pl.DataFrame({"id": [1, 2], "v": ["a", "b"]}))
+    # polars casts 1.5 to the Int64 key 1: that would overwrite entity 1 with another's row
+    with pytest.raises(ConsistencyError, match="key id"):
+        sync(s, pl.DataFrame({"id": [1.5, 2.0], "v": ["x", "b"]}), "tgt", on="id")
+    assert s.latest_version("tgt") == 0 and s.read("tgt").sort("id")["v"].to_list() == ["a", "b"]
+    # a float key with whole values still casts
+    assert sync(s, pl.DataFrame({"id": [1.0, 3.0], "v": ["a", "c"]}), "tgt", on="id").inserted == 1

@@ -15,8 +15,8 @@ layer                     score                                            weigh
 The weights can be changed (``weights={"values": 0.5}``); they are rescaled to sum to 1 over
 the layers present. Drift flags follow Evidently's defaults: with at most 1,000 reference rows
 a column drifts when the KS (numeric) or chi-square (categorical) p-value is at most 0.05;
-above that when the Wasserstein distance divided by the reference standard deviation is at
-least 0.1 (numeric) or the Jensen–Shannon distance is at least 0.1 (categorical).
+above that when the Wasserstein distance divided by the reference standard deviation
+(at least 0.001) is at least 0.1 (numeric) or the Jensen–Shannon distance is at least 0.1 (categorical).
 """
 
 from __future__ import annotations
@@ -152,10 +152,9 @@ def consistency(d1, d2, threshold: float = 0.8, *, keys=None, weights: dict | No
                                 "failed_checks": pl.Utf8})
     std = disagreements(None, None, [])
     if sim.mode == "exact" and any(c is not None for c in contracts):
-        conf = conformance([(names[0], as_frame(d1, where=names[0]), contracts[0]),
-                            (names[1], as_frame(d2, where=names[1]), contracts[1])])
-        lschema, rschema = as_frame(d1, where=names[0]).schema, as_frame(d2, where=names[1]).schema
-        pairs, _, _ = L.match_columns(dict(lschema), dict(rschema))
+        left, right = as_frame(d1, where=names[0]), as_frame(d2, where=names[1])
+        conf = conformance([(names[0], left, contracts[0]), (names[1], right, contracts[1])])
+        pairs, _, _ = L.match_columns(dict(left.schema), dict(right.schema))
         std = disagreements(contracts[0], contracts[1], pairs)
     for row in conf.filter(~pl.col("passed")).iter_rows(named=True):
         reasons.append(f"{row['side']} fails its contract {row['contract']}: "

@@ -37,6 +37,9 @@ DRIFT_RULES = {
     "wasserstein_normed": 0.1,     # above 1,000 rows, numeric: drift if W / std(ref) >= 0.1
     "jensen_shannon": 0.1,         # above 1,000 rows, categorical: drift if JS distance >= 0.1
 }
+#: Evidently divides the Wasserstein distance by ``max(std(reference), 0.001)``, so a constant
+#: reference column gives a finite normalized distance.
+WASSERSTEIN_MIN_STD = 0.001
 
 #: categorical columns with more distinct values than this (near-unique text such as e-mails
 #: or names) are left out of the distributions layer; the values layer still compares them.
@@ -183,9 +186,18 @@ def matched_rows(left: pl.DataFrame, right: pl.DataFrame, keys: list[str]
         if rorder is not None:
             ri = rorder[ri]
         return li, ri
-    joined = left.select(keys).with_row_index("__li").join(
-        right.select([pl.col(k).cast(left.schema[k]) for k in keys]).with_row_index("__ri"),
-        on=keys, how="inner")
+    # keys of two types (checked to be of one kind) meet on a shared scale: numbers and times
+    # as Float64 (dates as microseconds, as in the values layer), text and booleans as text;
+    # casting one side to the other's type would truncate 1.5 to 1, or fail on "a" -> Boolean
+    def on_scale(frame, other):
+        return frame.select([
+            pl.col(k) if frame.schema[k] == other.schema[k]
+            else as_number(pl.col(k), frame.schema[k], other.schema[k]).alias(k)
+            if column_kind(frame.schema[k]) == NUMERIC else pl.col(k).cast(pl.Utf8)
+            for k in keys])
+
+    joined = on_scale(left, right).with_row_index("__li").join(
+        on_scale(right, left).with_row_index("__ri"), on=keys, how="inner")
     return joined["__li"].to_numpy().astype(np.int64), joined["__ri"].to_numpy().astype(np.int64)
 
 
@@ -228,7 +240,8 @@ def value_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
     """Share of agreeing values on shared keys, per corresponding column.
 
     Strings, categories and booleans must be equal; numbers agree when
-    ``|a - b| <= atol + rtol * |a|``; two nulls agree. The score is the mean share over the
+    ``|a - b| <= atol + rtol * |a|``; two nulls (or two NaNs) agree, infinities only when
+    equal. The score is the mean share over the
     compared columns (0 when no key is shared); the worst columns are named in the notes.
     """
     pairs = [p for p in pairs if p.compatible and p.left not in keys]
@@ -248,8 +261,10 @@ def value_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
         if p.kind == NUMERIC:
             a, b = as_number(a, lsel.schema[f"l{i}"], rsel.schema[f"r{i}"]), \
                 as_number(b, rsel.schema[f"r{i}"], lsel.schema[f"l{i}"])
-            agree = ((a - b).abs() <= atol + rtol * a.abs()) | (a.is_null() & b.is_null()) \
-                | (a.is_nan() & b.is_nan())
+            # infinities agree only when equal: the tolerance (inf - inf is NaN, and
+            # rtol * inf is inf) would say the opposite
+            agree = (a == b) | (a.is_finite() & ((a - b).abs() <= atol + rtol * a.abs())) \
+                | (a.is_null() & b.is_null()) | (a.is_nan() & b.is_nan())
         else:
             agree = a.cast(pl.Utf8).eq_missing(b.cast(pl.Utf8))
         exprs.append(agree.fill_null(False).mean().alias(str(i)))
@@ -321,7 +336,7 @@ def numeric_row(name: str, pair: metrics.SortedPair, ref_std: float) -> dict:
     """Distribution evidence for one numeric column from its sorted pair."""
     ks = metrics.ks_2samp(None, None, pair=pair)
     w = metrics.wasserstein(None, None, pair=pair)
-    wn = w / ref_std if ref_std > 0 else (0.0 if w == 0 else float("inf"))
+    wn = w / max(ref_std, WASSERSTEIN_MIN_STD)
     test = drift_rule(NUMERIC, pair.a.size)
     drift = ks.pvalue <= DRIFT_RULES["p_value"] if test == "ks" \
         else wn >= DRIFT_RULES["wasserstein_normed"]
@@ -343,6 +358,20 @@ def categorical_row(name: str, ref_counts: np.ndarray, cur_counts: np.ndarray) -
             "ks_pvalue": None, "wasserstein": None, "wasserstein_normed": None, "psi": None,
             "jensen_shannon": js, "chi_square": chi, "chi_square_pvalue": chi_p,
             "drift": bool(drift), "score": 1.0 - js}
+
+
+def empty_row(name: str, kind: str, n_left: int, n_right: int) -> dict | None:
+    """The row of a column with no non-null value on one side or both, else None.
+
+    Both sides empty: the distributions agree (score 1, no drift). One side empty: they
+    share nothing (score 0, drift). No test statistic is defined either way.
+    """
+    if n_left and n_right:
+        return None
+    row = dict.fromkeys(_DIST_SCHEMA)
+    same = not n_left and not n_right
+    return row | {"column": name, "kind": kind, "test": "no values" if same else "one side empty",
+                  "drift": not same, "score": 1.0 if same else 0.0}
 
 
 def distribution_frame(rows: list[dict]) -> pl.DataFrame:
@@ -374,7 +403,9 @@ def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
     distance (natural log) and chi-square test of homogeneity. A column drifts by
     Evidently's defaults (:data:`DRIFT_RULES`): with at most 1,000 reference rows when the
     KS / chi-square p-value is at most 0.05; above that when the normalized Wasserstein
-    distance (numeric) or the Jensen–Shannon distance (categorical) is at least 0.1.
+    distance (numeric; divided by ``max(std, 0.001)`` as Evidently does, so a constant
+    reference stays finite) or the Jensen–Shannon distance (categorical) is at least 0.1.
+    A column with no non-null value on either side scores 1; on one side only, 0 (drift).
     Column score: ``1 - KS statistic`` (numeric) or ``1 - JS distance`` (categorical); the
     layer score is their mean. Categorical columns with more than :data:`MAX_CATEGORIES`
     distinct reference values (near-unique text) are left out and named in the notes.
@@ -396,15 +427,14 @@ def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
     def numeric(name):
         a, b = sorted_columns[name]
         if a.len() == 0 or b.len() == 0:
-            return None
+            return empty_row(name, NUMERIC, a.len(), b.len())
         pair = metrics.sorted_pair(a.to_numpy(), b.to_numpy(), presorted=True)
         return numeric_row(name, pair, float(a.std(ddof=0) or 0.0))
 
     numeric_rows = {name: numeric(name) for name in sorted_columns}
     for p in compared:
         if p.kind == NUMERIC:
-            if numeric_rows[p.left] is not None:
-                rows.append(numeric_rows[p.left])
+            rows.append(numeric_rows[p.left])
         else:
             a, b = left.get_column(p.left), right.get_column(p.right)
             if a.n_unique() > MAX_CATEGORIES:
@@ -416,7 +446,7 @@ def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
             cb = cb.rename({cb.columns[0]: name})
             both = ca.join(cb, on=name, how="full", coalesce=True, suffix="_r").fill_null(0) \
                 .sort(name)
-            if both.height == 0 or both["n"].sum() == 0 or both["n_r"].sum() == 0:
-                continue
-            rows.append(categorical_row(p.left, both["n"].to_numpy(), both["n_r"].to_numpy()))
+            n_l, n_r = int(both["n"].sum()), int(both["n_r"].sum())
+            rows.append(empty_row(p.left, CATEGORICAL, n_l, n_r)
+                        or categorical_row(p.left, both["n"].to_numpy(), both["n_r"].to_numpy()))
     return distribution_result(rows, skipped)

@@ -252,7 +252,8 @@ def _numeric_estimate(name: str, a, b, n_a: int, n_b: int, ref_std: float) -> tu
     diff = cdf_a - cdf_b
     ks = float(max(np.clip(-diff.min(), 0, 1), diff.max()))
     w = float(np.vecdot(np.abs(diff[:-1]), np.diff(pts)))
-    wn = w / ref_std if ref_std > 0 else (0.0 if w == 0 else float("inf"))
+    norm = max(ref_std, L.WASSERSTEIN_MIN_STD)
+    wn = w / norm
     edges = np.unique(np.asarray(a.get_quantiles(np.linspace(0, 1, 11)[1:-1].tolist())))
     ref_counts = np.diff(np.concatenate([[0.0], np.asarray(a.get_cdf(edges.tolist()))[:-1], [1.0]]))
     cur_counts = np.diff(np.concatenate([[0.0], np.asarray(b.get_cdf(edges.tolist()))[:-1], [1.0]]))
@@ -264,7 +265,7 @@ def _numeric_estimate(name: str, a, b, n_a: int, n_b: int, ref_std: float) -> tu
         else wn >= L.DRIFT_RULES["wasserstein_normed"]
     eps = a.normalized_rank_error(False) + b.normalized_rank_error(False)
     span = max(a.get_max_value(), b.get_max_value()) - min(a.get_min_value(), b.get_min_value())
-    w_bound = eps * span / ref_std if ref_std > 0 else float("inf")
+    w_bound = eps * span / norm
     row = {"column": name, "kind": NUMERIC, "test": test, "ks_statistic": ks, "ks_pvalue": pvalue,
            "wasserstein": w, "wasserstein_normed": wn,
            "psi": metrics.psi_from_counts(ref_counts, cur_counts), "jensen_shannon": None,
@@ -324,7 +325,10 @@ def similarity_from_profiles(p1: Profile, p2: Profile, *, weights: dict | None =
     for p in pairs:
         if not p.compatible or p.left in p1.keys:
             continue
-        if p.kind == NUMERIC and p1.numeric[p.left].n and p2.numeric[p.right].n:
+        if p.kind == NUMERIC and (row := L.empty_row(p.left, NUMERIC, p1.numeric[p.left].n,
+                                                     p2.numeric[p.right].n)):
+            rows.append(row)
+        elif p.kind == NUMERIC:
             row, (e, wb) = _numeric_estimate(p.left, p1.numeric[p.left], p2.numeric[p.right],
                                        p1.numeric[p.left].n, p2.numeric[p.right].n,
                                        p1.std(p.left))
@@ -336,9 +340,10 @@ def similarity_from_profiles(p1: Profile, p2: Profile, *, weights: dict | None =
             cb = p2.categorical[p.right]
             both_c = ca.join(cb, on="value", how="full", coalesce=True, suffix="_r") \
                 .fill_null(0).sort("value")
-            if both_c.height and both_c["n"].sum() and both_c["n_r"].sum():
-                rows.append(L.categorical_row(p.left, both_c["n"].to_numpy(),
-                                              both_c["n_r"].to_numpy()))
+            rows.append(L.empty_row(p.left, CATEGORICAL, int(both_c["n"].sum()),
+                                    int(both_c["n_r"].sum()))
+                        or L.categorical_row(p.left, both_c["n"].to_numpy(),
+                                             both_c["n_r"].to_numpy()))
     skipped = sorted(set(p1.skipped) | set(p2.skipped))
     dist = L.distribution_result(
         rows, skipped, estimated=True,

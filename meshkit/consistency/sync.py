@@ -83,7 +83,7 @@ def _quote(name: str) -> str:
 
 
 def plan_sync(source: pl.DataFrame, target: pl.DataFrame, on: list[str], *, policy: str,
-              timestamp: str | None = None, delete_missing: bool = False,
+              timestamp: str | None = None,
               names: tuple[str, str] = ("source", "target")) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Compute what a sync would do, without writing.
 
@@ -109,16 +109,30 @@ def plan_sync(source: pl.DataFrame, target: pl.DataFrame, on: list[str], *, poli
             raise ConsistencyError("the timestamp column is not a time", where=f"{names[1]}.{timestamp}",
                                    expected="a date, datetime or number",
                                    found=str(target.schema[timestamp]))
+        s_type, t_type = source.schema.get(timestamp), target.schema[timestamp]
+        if isinstance(s_type, pl.Datetime) and isinstance(t_type, pl.Datetime) \
+                and (s_type.time_zone is None) != (t_type.time_zone is None):
+            # a naive time against an aware one: which instant it means is a guess
+            raise ConsistencyError("the timestamp columns mix naive and time-zone-aware times",
+                                   where=f"{names[0]}.{timestamp}",
+                                   expected=f"{t_type} (the target's), or both naive or both aware",
+                                   found=str(s_type))
     src = source.select(target.columns)
     bad = []
     casts = []
     for c, t in target.schema.items():
         if src.schema[c] != t:
             try:
-                src.get_column(c).cast(t, strict=True)
-                casts.append(pl.col(c).cast(t, strict=True))
+                cast = src.get_column(c).cast(t, strict=True)
             except Exception:  # noqa: BLE001 - polars raises several error types for casts
                 bad.append(f"{c} ({src.schema[c]} -> {t})")
+                continue
+            # a key must survive the cast exactly: polars truncates 1.5 to 1, which would
+            # match (and overwrite) another entity's row
+            if c in on and not cast.cast(src.schema[c]).eq_missing(src.get_column(c)).all():
+                bad.append(f"key {c} ({src.schema[c]} -> {t} changes values)")
+                continue
+            casts.append(pl.col(c).cast(t, strict=True))
     if bad:
         raise ConsistencyError("source columns cannot take the target's types", where=names[0],
                                expected="values castable to the target's types",
@@ -200,10 +214,8 @@ def sync(store, source, target: str, *, on, policy: str = "source_wins",
     before = store.latest_version(target)
     table = DeltaTable(store.table_uri(target), version=before)
     tgt = pl.read_delta(table)
-    if tgt.height == 0:
-        check_keys(tgt, on, where=target)
     plan, conflicts = plan_sync(src, tgt, on, policy=policy, timestamp=timestamp,
-                                delete_missing=delete_missing, names=(src_name, target))
+                                names=(src_name, target))
     if policy == "stop" and conflicts.height:
         raise SyncConflictError(f"{conflicts.height} conflicting row(s); nothing was written",
                                 where=f"sync {src_name} -> {target}",

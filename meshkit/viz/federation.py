@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["cross_domain_heatmap", "convergence_curves", "strategy_bars", "recommender_bars"]
 
@@ -60,6 +61,7 @@ def convergence_curves(curves: dict, *, metric: str = "accuracy", references: di
     styles = ["--", ":", "-."]
     for k, (label, value) in enumerate((references or {}).items()):
         ax.axhline(value, linestyle=styles[k % 3], color=f"C{len(curves) + k}", label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole numbers
     ax.set_xlabel(xlabel)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
