@@ -1,5 +1,7 @@
 """The layered similarity and the consistency verdict on plain polars frames."""
 
+import warnings
+
 import numpy as np
 import polars as pl
 import pytest
@@ -119,8 +121,43 @@ def test_values_layer_tolerance_and_worst_columns():
     # equal infinities agree (inf - inf is NaN); opposite ones and inf vs a number do not
     inf = pl.DataFrame({"id": [1, 2, 3], "x": [float("inf"), float("-inf"), float("inf")]})
     other = inf.with_columns(pl.Series("x", [float("inf"), float("inf"), 1e308]))
-    assert similarity(inf, inf, keys="id").layers["values"].score == 1.0
-    assert similarity(inf, other, keys="id").layers["values"].score == pytest.approx(1 / 3)
+    with warnings.catch_warnings():  # the distributions layer leaves infinities out quietly
+        warnings.simplefilter("error", RuntimeWarning)
+        assert similarity(inf, inf, keys="id").layers["values"].score == 1.0
+        assert similarity(inf, other, keys="id").layers["values"].score == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("sketch", [False, True])
+def test_infinities_are_left_out_of_the_distributions_and_noted(sketch):
+    from meshkit.consistency import profile
+
+    def sim(a, b):
+        return similarity(profile(a, "id"), profile(b, "id")) if sketch \
+            else similarity(a, b, keys="id")
+
+    inf, nan = float("inf"), float("nan")
+    ref = pl.DataFrame({"id": np.arange(6), "x": [1.0, 2.0, inf, 3.0, -inf, 4.0],
+                        "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    cur = ref.with_columns(pl.Series("x", [1.0, 2.0, 3.0, inf, nan, 4.0]))
+    finite = pl.DataFrame({"id": np.arange(4), "x": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 2, 3, 4]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        layer = sim(ref, cur).layers["distributions"]
+        same = sim(finite, finite).layers["distributions"]
+    row = layer.evidence.filter(pl.col("column") == "x").row(0, named=True)
+    for name in ("ks_statistic", "wasserstein", "wasserstein_normed", "psi", "score"):
+        assert np.isfinite(row[name]), name
+    # x holds the same finite values on both sides: it compares like the finite column
+    assert row["score"] == 1.0 and not row["drift"]
+    assert 0.0 <= layer.score <= 1.0 and layer.score == same.score
+    assert "excluded 3 infinite value(s) from the distributions of x" in layer.notes
+    assert layer.details["infinite_excluded"] == {"x": (2, 1)}
+    assert not any("infinite" in n for n in same.notes)
+    # a column of infinities on one side only has no finite value there: one side empty
+    only_inf = cur.with_columns(pl.lit(inf).alias("x"))
+    row = sim(ref, only_inf).layers["distributions"].evidence \
+        .filter(pl.col("column") == "x").row(0, named=True)
+    assert row["test"] == "one side empty" and row["score"] == 0.0
 
 
 def test_weights_change_the_score_and_are_validated():

@@ -108,3 +108,42 @@ def test_streamed_profile_equals_in_memory_counts(tmp_path, pair):
         assert np.allclose(p.moments["score"], whole.moments["score"])
         # theta sketches are deterministic: same keys, same estimate
         assert p.keys_sketch.get_estimate() == pytest.approx(whole.keys_sketch.get_estimate())
+
+
+def test_sketch_and_exact_agree_on_keys_of_two_types():
+    import datetime as dt
+
+    def both(a, b, keys):
+        exact = similarity(a, b, keys=keys).layers["keys"].score
+        sketch = similarity(profile(a, keys), profile(b, keys)).layers["keys"].score
+        return exact, sketch
+
+    # an Int64 key against a Float64 one: 2 and 2.0 match, 1 and 1.5 do not
+    ints = pl.DataFrame({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0]})
+    floats = pl.DataFrame({"id": [1.5, 2.0, 3.0], "x": [1.0, 2.0, 3.0]})
+    assert both(ints, floats, "id") == (pytest.approx(2 / 4), pytest.approx(2 / 4))
+    # a Date key against a Datetime one: a date matches its midnight only
+    dates = pl.DataFrame({"day": [dt.date(2024, 1, 1), dt.date(2024, 1, 2)], "x": [1.0, 2.0]})
+    times = pl.DataFrame({"day": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2, 12)],
+                          "x": [1.0, 2.0]}, schema={"day": pl.Datetime("ms"), "x": pl.Float64})
+    assert both(dates, times, "day") == (pytest.approx(1 / 3), pytest.approx(1 / 3))
+    # composite keys follow the same rule column by column
+    left = ints.with_columns(pl.lit("a").alias("k"))
+    right = floats.with_columns(pl.lit("a").alias("k"))
+    assert both(left, right, ["id", "k"]) == (pytest.approx(2 / 4), pytest.approx(2 / 4))
+    # and a Boolean key meets a text one as text
+    flags = pl.DataFrame({"id": [True, False], "x": [1.0, 2.0]})
+    text = pl.DataFrame({"id": ["true", "maybe"], "x": [1.0, 2.0]})
+    assert both(flags, text, "id") == (pytest.approx(1 / 3), pytest.approx(1 / 3))
+
+
+def test_sketch_small_sample_pvalue_is_the_shared_asymptotic_formula():
+    from meshkit.consistency import metrics
+
+    a = product(300, 4)
+    b = product(400, 5, shift=0.3)
+    row = similarity(profile(a, "id"), profile(b, "id")).layers["distributions"] \
+        .evidence.filter(pl.col("column") == "score").row(0, named=True)
+    assert row["ks_pvalue"] == metrics.ks_asymptotic_pvalue(row["ks_statistic"], 300, 400)
+    # the same function gives ks_pvalue's figure above 10,000 rows a side
+    assert metrics.ks_pvalue(0.02, 20_000, 30_000) == metrics.ks_asymptotic_pvalue(0.02, 30_000, 20_000)

@@ -28,6 +28,7 @@ __all__ = [
     "value_layer",
     "distribution_layer",
     "drift_rule",
+    "key_scale",
 ]
 
 #: Evidently's documented defaults (DataDriftPreset), used to flag a column as drifted.
@@ -192,8 +193,7 @@ def matched_rows(left: pl.DataFrame, right: pl.DataFrame, keys: list[str]
     def on_scale(frame, other):
         return frame.select([
             pl.col(k) if frame.schema[k] == other.schema[k]
-            else as_number(pl.col(k), frame.schema[k], other.schema[k]).alias(k)
-            if column_kind(frame.schema[k]) == NUMERIC else pl.col(k).cast(pl.Utf8)
+            else key_scale(pl.col(k), frame.schema[k]).alias(k)
             for k in keys])
 
     joined = on_scale(left, right).with_row_index("__li").join(
@@ -296,6 +296,27 @@ def as_number(expr: pl.Expr, dtype: pl.DataType, other: pl.DataType) -> pl.Expr:
     return expr.to_physical().cast(pl.Float64)
 
 
+def key_scale(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """An entity key column on the scale shared by every key type.
+
+    Numbers and times become Float64 (dates and datetimes as microseconds since the epoch,
+    via :func:`as_number`), text, categories and booleans become text. Exact mode
+    (:func:`matched_rows`) meets keys of two types here; sketch mode hashes every key on this
+    scale, so both modes agree on which keys match (``1`` and ``1.0``, a ``Date`` and the
+    ``Datetime`` at its midnight).
+
+    Examples
+    --------
+    >>> pl.select(key_scale(pl.lit(3, pl.Int32), pl.Int32)).item()
+    3.0
+    >>> pl.select(key_scale(pl.lit(True), pl.Boolean)).item()
+    'true'
+    """
+    if column_kind(dtype) == NUMERIC:
+        return as_number(expr, dtype, dtype)
+    return expr.cast(pl.Utf8)
+
+
 def _take(frame: pl.DataFrame, rows: np.ndarray) -> pl.DataFrame:
     """``frame[rows]``; a zero-copy slice when the rows are one ascending run."""
     if rows.size and int(rows[-1]) - int(rows[0]) + 1 == rows.size and np.all(np.diff(rows) == 1):
@@ -379,11 +400,22 @@ def distribution_frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=_DIST_SCHEMA)
 
 
-def distribution_result(rows: list[dict], skipped=(), **kw) -> LayerResult:
-    """Turn per-column rows into the distributions layer (score = mean column score)."""
+def distribution_result(rows: list[dict], skipped=(), *, infinite: dict | None = None,
+                        **kw) -> LayerResult:
+    """Turn per-column rows into the distributions layer (score = mean column score).
+
+    ``infinite`` maps a numeric column to the ``(reference, other)`` counts of infinite
+    values left out of its metrics; each such column gets a note, and the counts go to
+    ``details["infinite_excluded"]``.
+    """
     evidence = distribution_frame(rows)
     extra = [f"not compared (more than {MAX_CATEGORIES} categories): {', '.join(skipped)}"] \
         if skipped else []
+    infinite = {c: n for c, n in (infinite or {}).items() if sum(n)}
+    extra += [f"excluded {sum(n)} infinite value(s) from the distributions of {c}"
+              for c, n in infinite.items()]
+    if infinite:
+        kw["details"] = (kw.get("details") or {}) | {"infinite_excluded": infinite}
     if not rows:
         return LayerResult("distributions", 0.0, evidence,
                            ["no comparable non-key columns"] + extra, **kw)
@@ -405,7 +437,12 @@ def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
     KS / chi-square p-value is at most 0.05; above that when the normalized Wasserstein
     distance (numeric; divided by ``max(std, 0.001)`` as Evidently does, so a constant
     reference stays finite) or the Jensen–Shannon distance (categorical) is at least 0.1.
-    A column with no non-null value on either side scores 1; on one side only, 0 (drift).
+    Numeric metrics use the finite values only: nulls and NaNs are dropped, and so are
+    infinities (they would make the Wasserstein distance and the PSI NaN); each column that
+    held some is named in the notes with how many were excluded ("excluded 3 infinite
+    value(s) from the distributions of x"; per-side counts in ``details["infinite_excluded"]``),
+    so the score stays a number in [0, 1]. The values layer still compares infinities.
+    A column with no finite value on either side scores 1; on one side only, 0 (drift).
     Column score: ``1 - KS statistic`` (numeric) or ``1 - JS distance`` (categorical); the
     layer score is their mean. Categorical columns with more than :data:`MAX_CATEGORIES`
     distinct reference values (near-unique text) are left out and named in the notes.
@@ -414,16 +451,27 @@ def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
     compared = [p for p in pairs if p.compatible and p.left not in keys]
     numeric = [p for p in compared if p.kind == NUMERIC]
     # sort every numeric column of both sides in one parallel polars run
+    # (finite values only: nulls, NaNs and infinities dropped, the infinities counted)
     queries = []
     for p in numeric:
         ta, tb = left.schema[p.left], right.schema[p.right]
-        queries.append(left.lazy().select(
-            as_number(pl.col(p.left), ta, tb).drop_nulls().drop_nans().sort()))
-        queries.append(right.lazy().select(
-            as_number(pl.col(p.right), tb, ta).drop_nulls().drop_nans().sort()))
+        x, y = as_number(pl.col(p.left), ta, tb), as_number(pl.col(p.right), tb, ta)
+        queries.append(left.lazy().select(x.filter(x.is_finite()).sort()))
+        queries.append(right.lazy().select(y.filter(y.is_finite()).sort()))
+    floats = [p for p in numeric
+              if left.schema[p.left].is_float() or right.schema[p.right].is_float()]
+    if floats:  # only float columns can hold infinities: count them, one query per side
+        for frame, cols in ((left, [p.left for p in floats]), (right, [p.right for p in floats])):
+            queries.append(frame.lazy().select(
+                [pl.col(c).cast(pl.Float64).is_infinite().sum() for c in cols]))
     columns = pl.collect_all(queries) if queries else []
     sorted_columns = {p.left: (columns[2 * i].to_series(), columns[2 * i + 1].to_series())
                       for i, p in enumerate(numeric)}
+    infinite = {}
+    if floats:
+        n_inf_l, n_inf_r = columns[-2].row(0), columns[-1].row(0)
+        infinite = {p.left: (int(a), int(b)) for p, a, b in zip(floats, n_inf_l, n_inf_r)
+                    if a or b}
     def numeric(name):
         a, b = sorted_columns[name]
         if a.len() == 0 or b.len() == 0:
@@ -449,4 +497,4 @@ def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
             n_l, n_r = int(both["n"].sum()), int(both["n_r"].sum())
             rows.append(empty_row(p.left, CATEGORICAL, n_l, n_r)
                         or categorical_row(p.left, both["n"].to_numpy(), both["n_r"].to_numpy()))
-    return distribution_result(rows, skipped)
+    return distribution_result(rows, skipped, infinite=infinite)

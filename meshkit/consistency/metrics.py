@@ -38,6 +38,7 @@ __all__ = [
     "sorted_pair",
     "ks_2samp",
     "ks_pvalue",
+    "ks_asymptotic_pvalue",
     "wasserstein",
     "psi",
     "psi_from_counts",
@@ -116,10 +117,24 @@ def ks_pvalue(statistic: float, n1: int, n2: int) -> float:
     side has more than 10,000 rows; otherwise the p-value scipy computes exactly.
     """
     if max(n1, n2) > _KS_EXACT_MAX_N:
-        m, n = sorted([float(n1), float(n2)], reverse=True)
-        en = m * n / (m + n)
-        return float(np.clip(stats.distributions.kstwo.sf(statistic, np.round(en)), 0, 1))
+        return ks_asymptotic_pvalue(statistic, n1, n2)
     return float("nan")  # resolved by ks_2samp, which has the samples
+
+
+def ks_asymptotic_pvalue(statistic: float, n1: int, n2: int) -> float:
+    """Smirnov's asymptotic two-sided p-value ``kstwo.sf(d, round(n1 n2 / (n1 + n2)))``.
+
+    What :func:`ks_pvalue` (and scipy) use when either side has more than 10,000 rows;
+    sketch mode uses it at every size, having no samples for the exact path. Clipped to [0, 1].
+
+    Examples
+    --------
+    >>> ks_asymptotic_pvalue(0.0, 50, 50)
+    1.0
+    """
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    en = m * n / (m + n)
+    return float(np.clip(stats.distributions.kstwo.sf(statistic, np.round(en)), 0, 1))
 
 
 def ks_2samp(a, b, *, pair: SortedPair | None = None) -> KSResult:

@@ -4,8 +4,10 @@ Each domain calls :func:`profile` on its own product (or :func:`profile_parquet`
 large file) and shares only the :class:`Profile`:
 
 - a KLL quantile sketch per numeric column (``datasketches.kll_doubles_sketch``, ``k=200``),
-  plus the exact count, sum and sum of squares (for the standard deviation);
-- a theta sketch of the entity keys (``datasketches.update_theta_sketch``, ``lg_k=14``);
+  plus the exact count, sum and sum of squares (for the standard deviation), all over the
+  finite values: infinities are counted and left out, as the exact distributions layer does;
+- a theta sketch of the entity keys (``datasketches.update_theta_sketch``, ``lg_k=14``),
+  each key hashed on the scale exact mode matches keys on (:func:`layers.key_scale`);
 - exact frequency counts per category for categorical columns with at most
   ``max_categories`` (1,000) distinct values; near-unique text columns (emails, names) are
   left out, since their counts would ship the values themselves;
@@ -80,6 +82,9 @@ class Profile:
         Column -> ``[count, sum, sum of squares]`` (exact, for the standard deviation).
     categorical : dict
         Column -> polars frame ``value, n`` (exact counts).
+    infinite : dict
+        Numeric column -> how many infinite values were left out of its sketch and moments
+        (as the exact distributions layer leaves them out); absent when none.
     key_sketch : datasketches.update_theta_sketch or compact_theta_sketch
     """
 
@@ -95,6 +100,7 @@ class Profile:
     lg_k: int = THETA_LG_K
     skipped: dict = field(default_factory=dict)
     max_categories: int = L.MAX_CATEGORIES
+    infinite: dict = field(default_factory=dict)
 
     @classmethod
     def empty(cls, name: str, keys: list[str], schema: dict, *, k: int = KLL_K,
@@ -120,6 +126,9 @@ class Profile:
                 # one scale for every date and time type, so a Date and a Datetime compare
                 x = x.cast(pl.Datetime("us"))
             x = x.to_physical().cast(pl.Float64).drop_nulls().drop_nans()
+            if x.dtype.is_float() and (n_inf := int(x.is_infinite().sum())):
+                self.infinite[c] = self.infinite.get(c, 0) + n_inf
+                x = x.filter(x.is_finite())
             arr = np.require(x.to_numpy(), np.float64, ["C", "W"])
             if arr.size:
                 sk.update(arr)
@@ -151,6 +160,8 @@ class Profile:
             out.numeric[c].merge(other.numeric[c])
             out.moments[c] = self.moments[c] + other.moments[c]
         out.skipped = self.skipped | other.skipped
+        out.infinite = {c: self.infinite.get(c, 0) + other.infinite.get(c, 0)
+                        for c in self.infinite.keys() | other.infinite.keys()}
         for c in [c for c in out.categorical if c not in out.skipped]:
             out.categorical[c] = pl.concat([self.categorical[c], other.categorical[c]]) \
                 .group_by("value").agg(pl.col("n").sum()).sort("value")
@@ -191,12 +202,16 @@ class Profile:
 
 
 def _key_values(frame: pl.DataFrame, keys: list[str]) -> list:
+    """The keys as hashed by the theta sketch, on the scale exact mode matches them on.
+
+    Every key goes through :func:`layers.key_scale` (numbers and times as Float64, dates as
+    microseconds; text and booleans as text), so ``1`` and ``1.0``, or a ``Date`` and the
+    ``Datetime`` at its midnight, hash alike here as they join alike in exact mode.
+    """
+    scaled = [L.key_scale(pl.col(k), frame.schema[k]) for k in keys]
     if len(keys) == 1:
-        col = frame.get_column(keys[0])
-        if col.dtype.is_integer():
-            return col.cast(pl.Int64).to_list()
-        return col.cast(pl.Utf8).to_list()
-    return frame.select(pl.concat_str([pl.col(k).cast(pl.Utf8) for k in keys],
+        return frame.select(scaled[0]).to_series().to_list()
+    return frame.select(pl.concat_str([x.cast(pl.Utf8) for x in scaled],
                                       separator=_SEP)).to_series().to_list()
 
 
@@ -257,9 +272,8 @@ def _numeric_estimate(name: str, a, b, n_a: int, n_b: int, ref_std: float) -> tu
     edges = np.unique(np.asarray(a.get_quantiles(np.linspace(0, 1, 11)[1:-1].tolist())))
     ref_counts = np.diff(np.concatenate([[0.0], np.asarray(a.get_cdf(edges.tolist()))[:-1], [1.0]]))
     cur_counts = np.diff(np.concatenate([[0.0], np.asarray(b.get_cdf(edges.tolist()))[:-1], [1.0]]))
-    pvalue = metrics.ks_pvalue(ks, n_a, n_b)
-    if np.isnan(pvalue):  # small samples: KLL holds every value exactly below k items
-        pvalue = float(np.clip(_asymp(ks, n_a, n_b), 0, 1))
+    # asymptotic at every size: the exact small-sample path needs the samples themselves
+    pvalue = metrics.ks_asymptotic_pvalue(ks, n_a, n_b)
     test = L.drift_rule(NUMERIC, n_a)
     drift = pvalue <= L.DRIFT_RULES["p_value"] if test == "ks" \
         else wn >= L.DRIFT_RULES["wasserstein_normed"]
@@ -272,12 +286,6 @@ def _numeric_estimate(name: str, a, b, n_a: int, n_b: int, ref_std: float) -> tu
            "chi_square": None, "chi_square_pvalue": None, "drift": bool(drift),
            "score": 1.0 - ks}
     return row, (float(eps), float(w_bound))
-
-
-def _asymp(d, n1, n2):
-    from scipy import stats
-    en = n1 * n2 / (n1 + n2)
-    return stats.distributions.kstwo.sf(d, np.round(en))
 
 
 def similarity_from_profiles(p1: Profile, p2: Profile, *, weights: dict | None = None,
@@ -321,10 +329,12 @@ def similarity_from_profiles(p1: Profile, p2: Profile, *, weights: dict | None =
                        error_bounds={"jaccard": f"[{lo:.4f}, {hi:.4f}] (theta, ~95%)"},
                        details={"jaccard_bounds": (lo, hi)})
 
-    rows, eps, w_eps = [], {}, {}
+    rows, eps, w_eps, infinite = [], {}, {}, {}
     for p in pairs:
         if not p.compatible or p.left in p1.keys:
             continue
+        if p.kind == NUMERIC:
+            infinite[p.left] = (p1.infinite.get(p.left, 0), p2.infinite.get(p.right, 0))
         if p.kind == NUMERIC and (row := L.empty_row(p.left, NUMERIC, p1.numeric[p.left].n,
                                                      p2.numeric[p.right].n)):
             rows.append(row)
@@ -346,7 +356,7 @@ def similarity_from_profiles(p1: Profile, p2: Profile, *, weights: dict | None =
                                              both_c["n_r"].to_numpy()))
     skipped = sorted(set(p1.skipped) | set(p2.skipped))
     dist = L.distribution_result(
-        rows, skipped, estimated=True,
+        rows, skipped, infinite=infinite, estimated=True,
         error_bounds={f"ks_statistic[{c}]": f"± {e:.4f} (KLL rank error, 99%)" for c, e in eps.items()}
         | {f"wasserstein_normed[{c}]": f"± {e:.4f} (rank error x value range / std)"
            for c, e in w_eps.items()}

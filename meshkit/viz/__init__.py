@@ -4,7 +4,7 @@ Every function returns a :class:`matplotlib.figure.Figure` built without pyplot'
 state, so it can be shown in a notebook (``%matplotlib inline`` renders a returned Figure),
 saved with ``fig.savefig(...)`` in a batch run, or tested.
 
->>> from meshkit.viz import plot_mesh, convergence_curves  # doctest: +SKIP
+>>> from meshkit.viz import plot_mesh, convergence_curves
 """
 
 from meshkit.viz.consistency import layer_scores, similarity_heatmap, threshold_sweep
