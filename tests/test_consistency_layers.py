@@ -25,6 +25,15 @@ def customers(n=3000, seed=1):
     })
 
 
+def _similarity(a, b, sketch: bool):
+    """Exact similarity on key ``id``, or the same from the two sides' sketch profiles."""
+    from meshkit.consistency import profile
+
+    if sketch:
+        return similarity(profile(a, "id"), profile(b, "id"))
+    return similarity(a, b, keys="id")
+
+
 def test_identical_products_score_one_at_any_threshold():
     d = customers()
     report = similarity(d, d, keys="user_id")
@@ -129,11 +138,6 @@ def test_values_layer_tolerance_and_worst_columns():
 
 @pytest.mark.parametrize("sketch", [False, True])
 def test_infinities_are_left_out_of_the_distributions_and_noted(sketch):
-    from meshkit.consistency import profile
-
-    def sim(a, b):
-        return similarity(profile(a, "id"), profile(b, "id")) if sketch \
-            else similarity(a, b, keys="id")
 
     inf, nan = float("inf"), float("nan")
     ref = pl.DataFrame({"id": np.arange(6), "x": [1.0, 2.0, inf, 3.0, -inf, 4.0],
@@ -142,8 +146,8 @@ def test_infinities_are_left_out_of_the_distributions_and_noted(sketch):
     finite = pl.DataFrame({"id": np.arange(4), "x": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 2, 3, 4]})
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        layer = sim(ref, cur).layers["distributions"]
-        same = sim(finite, finite).layers["distributions"]
+        layer = _similarity(ref, cur, sketch).layers["distributions"]
+        same = _similarity(finite, finite, sketch).layers["distributions"]
     row = layer.evidence.filter(pl.col("column") == "x").row(0, named=True)
     for name in ("ks_statistic", "wasserstein", "wasserstein_normed", "psi", "score"):
         assert np.isfinite(row[name]), name
@@ -155,7 +159,7 @@ def test_infinities_are_left_out_of_the_distributions_and_noted(sketch):
     assert not any("infinite" in n for n in same.notes)
     # a column of infinities on one side only has no finite value there: one side empty
     only_inf = cur.with_columns(pl.lit(inf).alias("x"))
-    row = sim(ref, only_inf).layers["distributions"].evidence \
+    row = _similarity(ref, only_inf, sketch).layers["distributions"].evidence \
         .filter(pl.col("column") == "x").row(0, named=True)
     assert row["test"] == "one side empty" and row["score"] == 0.0
 
@@ -313,25 +317,20 @@ def test_keys_of_two_types_match_by_value():
 
 @pytest.mark.parametrize("sketch", [False, True])
 def test_all_null_and_nan_columns(sketch):
-    from meshkit.consistency import profile
-
-    def sim(a, b):
-        return similarity(profile(a, "id"), profile(b, "id")) if sketch \
-            else similarity(a, b, keys="id")
 
     empty = pl.DataFrame({"id": [1, 2, 3], "x": [None, None, None], "n": [float("nan")] * 3,
                           "c": [None, None, None]},
                          schema={"id": pl.Int64, "x": pl.Float64, "n": pl.Float64, "c": pl.Utf8})
-    report = sim(empty, empty)
+    report = _similarity(empty, empty, sketch)
     assert report.score == 1.0 and report.layers["distributions"].score == 1.0
     full = empty.with_columns(pl.Series("x", [1.0, 2.0, 3.0]), pl.Series("c", ["a", "b", "a"]))
-    ev = sim(full, empty).layers["distributions"].evidence
+    ev = _similarity(full, empty, sketch).layers["distributions"].evidence
     one_sided = ev.filter(pl.col("column").is_in(["x", "c"]))
     assert one_sided["score"].to_list() == [0.0, 0.0] and one_sided["drift"].all()
     # emptying a column on one side can only lower the distributions layer
     shifted = full.with_columns(pl.Series("x", [10.0, 20.0, 30.0]))
-    assert sim(full, empty).layers["distributions"].score \
-        < sim(full, shifted).layers["distributions"].score
+    assert _similarity(full, empty, sketch).layers["distributions"].score \
+        < _similarity(full, shifted, sketch).layers["distributions"].score
 
 
 @pytest.mark.parametrize("sketch", [False, True])
