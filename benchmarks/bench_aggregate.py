@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from meshkit.federation import aggregate
+from meshkit import aggregate
 
 
 def layer_shapes(params: int) -> list[tuple[int, ...]]:

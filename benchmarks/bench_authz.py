@@ -23,8 +23,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from meshkit.security import Identity, Policy, Principal, ProductInfo, SecurityModel
-from meshkit.security.keys import SeededKeySource
+from meshkit import Identity, Policy, Principal, ProductInfo, SecurityModel
+from meshkit._security.keys import SeededKeySource
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)

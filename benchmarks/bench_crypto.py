@@ -1,6 +1,6 @@
 """Encrypt and decrypt a 1 GiB product: Cobblestone streaming vs raw AES-GCM vs Fernet.
 
-* **meshkit** — :func:`meshkit.security.encrypt_file` / :func:`decrypt_file`
+* **meshkit** — :func:`meshkit._security.encrypt_file` / :func:`decrypt_file`
   (Cobblestone-128 streaming AEAD, file to file, fixed 1 MiB buffers).
 * **limit** — ``AESGCM.encrypt`` / ``decrypt`` on one in-memory buffer (no streaming, the
   whole product and its ciphertext in RAM): the raw speed of the primitive.
@@ -46,10 +46,10 @@ def _sha256(path: Path) -> str:
 def worker(method: str, src: Path, workdir: Path) -> dict:
     if method == "baseline":
         import cryptography.cobblestone  # noqa: F401
-        import meshkit.security  # noqa: F401
+        import meshkit._security  # noqa: F401
         return {"peak_rss_mib": _peak_mib()}
     if method == "meshkit":
-        from meshkit.security import decrypt_file, encrypt_file, new_data_key, product_context
+        from meshkit import decrypt_file, encrypt_file, new_data_key, product_context
 
         key = new_data_key()
         ctx = product_context("bench", "product", 0, "0" * 64)

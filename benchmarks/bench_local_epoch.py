@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from meshkit.federation import LogisticRegression
+from meshkit import LogisticRegression
 
 
 def main() -> None:

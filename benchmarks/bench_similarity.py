@@ -65,7 +65,7 @@ def generate(rows: int, seed: int, folder: Path) -> tuple[Path, Path]:
 def run_meshkit(left_path: str, right_path: str) -> dict:
     import polars as pl
 
-    from meshkit.consistency import similarity
+    from meshkit import similarity
 
     left, right = pl.read_parquet(left_path), pl.read_parquet(right_path)
     t0 = time.perf_counter()

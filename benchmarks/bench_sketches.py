@@ -2,7 +2,7 @@
 
 Two domains each hold ``n`` rows (a key, 2 numeric columns, 1 categorical; 80% of the keys
 shared, the second domain's numbers shifted). Each domain profiles its product
-(:func:`meshkit.consistency.profile`, or :func:`~meshkit.consistency.profile_parquet`
+(:func:`meshkit._consistency.profile`, or :func:`~meshkit._consistency.profile_parquet`
 streaming the file in batches for the largest size); similarity is then computed from the two
 profiles alone and compared with the exact figures:
 
@@ -60,8 +60,8 @@ def domain_chunks(n: int, side: int, seed: int):
 def worker(n: int, seed: int, stream_from: int = STREAM_FROM) -> dict:
     import polars as pl
 
-    from meshkit.consistency import profile, profile_parquet, similarity_from_profiles
-    from meshkit.consistency import metrics
+    from meshkit import profile, profile_parquet, similarity_from_profiles
+    from meshkit import metrics
 
     streamed = n >= stream_from
     tmp = tempfile.TemporaryDirectory(prefix="bench_sketches_")

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from meshkit.federation import (FedAvg, FedProx, LogisticRegression, from_arrays, run_federated, synthetic,
-                                train_centralized, train_local)
+from meshkit import FedAvg, FedProx, LogisticRegression, from_arrays, run_federated, synthetic, train_centralized, train_local
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from meshkit.contracts import DataContract, validate
+from meshkit import DataContract, validate
 
 PATTERN = "^[A-Z]{3}-[0-9]{4}$"
 UNITS = ["kg", "lb", "g"]

@@ -7,49 +7,92 @@ the public API::
     import meshkit as mk
     theta = mk.aggregate(thetas, weights=n_examples, method="fedavg")  # federation
     report = mk.consistency(d1, d2, threshold=0.8)                     # consistency
-    decision = mk.security(product, principal, action="read")          # security
+    decision = mk.security(product, token, action="read")             # security
 
-The three formulas are imported eagerly: ``meshkit.consistency`` and ``meshkit.security`` are
-both a sub-package and a function, and binding the functions here, once, keeps
-``mk.consistency(...)`` and ``mk.security(...)`` the functions in every import order (Python
-binds a sub-package on its parent only when it first loads it). Everything else is imported
-lazily (PEP 562).
+The public API is flat, as in httpx: every public class and function is ``meshkit.<name>``
+and listed once in ``__all__`` below, grouped by the private package that defines it
+(``meshkit._federation``, ``meshkit._consistency``, ``meshkit._security``...). Those packages
+are the implementation; import from ``meshkit``. Public sub-packages are the layers beside
+or above the library: :mod:`meshkit.scenarios` (embedded meshes), :mod:`meshkit.viz`
+(figures) and :mod:`meshkit.tutorial` (what only the notebooks need).
+
+``import meshkit`` loads nothing but this file and the error tree: each name is imported on
+first use (PEP 562), so scipy, matplotlib, deltalake and the Jupyter stack load only when a
+name that needs them is used.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 
-from meshkit.errors import MeshkitError
+from meshkit._errors import MeshkitError
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
-_EXPORTS = {
+#: private module -> the public names it defines, in the order they are documented
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    # errors: one tree, rooted at MeshkitError
+    "meshkit._errors": (
+        "MeshkitError", "SpecError", "ContractError", "DataError", "QualityError",
+        "StoreError", "ConcurrentWriteError", "FederationError", "NotEnoughDomainsError",
+        "ConsistencyError", "SyncConflictError", "SecurityError", "AuthenticationError",
+        "AuthorizationError", "IntegrityError", "PolicyError", "RunError", "ParameterError",
+    ),
     # the mesh and its products
-    "Mesh": "meshkit.mesh",
-    "Domain": "meshkit.mesh",
-    "DataProduct": "meshkit.mesh",
-    "DataContract": "meshkit.contracts",
-    "QualityReport": "meshkit.contracts",
-    "validate": "meshkit.contracts",
-    "ProductStore": "meshkit.store",
-    "load_scenario": "meshkit.scenarios",
-    # running the notebook chain
-    "run_chain": "meshkit.pipeline",
+    "meshkit._mesh": (
+        "Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS",
+    ),
+    # data contracts (ODCS) and their validation
+    "meshkit._contracts": (
+        "DataContract", "ContractProperty", "QualityRule", "QualityReport", "CheckResult",
+        "validate", "infer_contract", "LOGICAL_TYPES", "METRICS", "OPERATORS",
+        "dtype_matches",
+    ),
+    # products as versioned Delta tables
+    "meshkit._store": (
+        "ProductStore", "Publication",
+    ),
+    # federation: θ = aggregate(θ₁, …, θₙ)
+    "meshkit._federation": (
+        "aggregate", "aggregate_matrix", "krum_scores", "pairwise_sq_distances", "METHODS",
+        "Strategy", "FedAvg", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "Bulyan",
+        "FedAvgM", "FedAdam", "FedYogi", "FedAdagrad", "STRATEGIES", "get_strategy",
+        "Model", "LogisticRegression", "LinearRegression", "MLPClassifier",
+        "MatrixFactorization", "MODELS", "make_model", "log_loss", "accuracy", "roc_auc",
+        "rmse", "hit_rate_ndcg", "iid_partition", "dirichlet_partition",
+        "natural_partition", "synthetic", "DomainData", "federated_standardize",
+        "from_arrays", "pool", "leave_one_out", "DomainClient", "History", "run_federated",
+        "weighted_metrics", "DPFedAvg", "clip_updates", "dp_epsilon", "LocalResult",
+        "train_centralized", "train_local",
+    ),
+    # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
+    "meshkit._consistency": (
+        "similarity", "consistency", "SimilarityReport", "ConsistencyReport", "LayerResult",
+        "DEFAULT_WEIGHTS", "DRIFT_RULES", "similarity_matrix", "Profile", "profile",
+        "profile_parquet", "similarity_from_profiles", "sync", "SyncResult", "POLICIES",
+        "diff_versions", "VersionDiff", "history", "restore",
+    ),
+    # security(D) = encryption(D) ∩ authentication(U) ∩ authorization(U, D)
+    "meshkit._security": (
+        "security", "Decision", "Layer", "SecurityModel", "use_model", "SecureStore",
+        "SecurePublication", "Keyset", "WrappedKey", "SystemKeySource", "SeededKeySource",
+        "encrypt_file", "decrypt_file", "encrypt_bytes", "decrypt_bytes", "new_data_key",
+        "Envelope", "product_context", "schema_hash", "protect_frame", "unprotect_frame",
+        "Principal", "Identity", "PublicIdentity", "Directory", "TokenVerifier", "Policy",
+        "Grant", "Deny", "AccessRequest", "AccessResult", "ProductInfo", "apply_access",
+        "parse_row_filter", "AuditLog", "Checkpoint", "AuditVerification", "verify_log",
+        "leaf_hash", "merkle_root", "inclusion_proof", "consistency_proof",
+        "verify_inclusion", "verify_consistency", "PostureReport", "posture",
+    ),
 }
 
-__all__ = [
-    "MeshkitError", "__version__",
-    "aggregate",                             # federation: θ = aggregate(θ₁, …, θₙ)
-    "similarity", "consistency", "sync",     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
-    "security",                              # encryption(D) ∩ authentication(U) ∩ authorization(U, D)
-    *_EXPORTS,
-]
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = ["__version__", *_MODULE_OF]
 
 
 def __getattr__(name: str):
-    module = _EXPORTS.get(name)
+    module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'meshkit' has no attribute {name!r}")
     value = getattr(import_module(module), name)
@@ -59,9 +102,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-# The three formulas, bound last so their modules may use the lazy names above.
-from meshkit.federation import aggregate  # noqa: E402
-from meshkit.consistency import consistency, similarity, sync  # noqa: E402
-from meshkit.security import security  # noqa: E402

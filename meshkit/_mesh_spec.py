@@ -1,13 +1,13 @@
-"""The mesh spec file format: read and write ``mesh.yaml`` (see :mod:`meshkit.mesh`).
+"""The mesh spec file format: read and write ``mesh.yaml`` (see :mod:`meshkit._mesh`).
 
-Private to :mod:`meshkit.mesh`, whose :meth:`~meshkit.mesh.Mesh.load`,
-:meth:`~meshkit.mesh.Mesh.save`, :meth:`~meshkit.mesh.Mesh.to_spec` and
-:meth:`~meshkit.mesh.Mesh.read_source` delegate here: YAML loading that keeps line numbers,
-the jsonschema check of the spec (its first problem as a :class:`~meshkit.errors.SpecError`
-naming the file, the line and the field path), spec <-> :class:`~meshkit.mesh.Mesh`
+Private to :mod:`meshkit._mesh`, whose :meth:`~meshkit._mesh.Mesh.load`,
+:meth:`~meshkit._mesh.Mesh.save`, :meth:`~meshkit._mesh.Mesh.to_spec` and
+:meth:`~meshkit._mesh.Mesh.read_source` delegate here: YAML loading that keeps line numbers,
+the jsonschema check of the spec (its first problem as a :class:`~meshkit._errors.SpecError`
+naming the file, the line and the field path), spec <-> :class:`~meshkit._mesh.Mesh`
 conversion, writing a mesh folder, and reading CSV or Parquet source files.
 
-:mod:`meshkit.mesh` imports this module only inside its methods, and this module imports the
+:mod:`meshkit._mesh` imports this module only inside its methods, and this module imports the
 model at its top, so there is no import cycle.
 """
 
@@ -22,8 +22,8 @@ import polars as pl
 import yaml
 
 from meshkit._files import atomic_copy, atomic_write_text
-from meshkit.errors import DataError, SpecError
-from meshkit.mesh import (
+from meshkit._errors import DataError, SpecError
+from meshkit._mesh import (
     _NAME,
     _NAME_HELP,
     SOURCE_FORMATS,
@@ -243,7 +243,7 @@ def schema_error(spec: Any, spec_path: Path) -> SpecError | None:
 
 def mesh_from_spec(spec: dict, spec_path: Path) -> Mesh:
     """Check ``spec`` (read from ``spec_path``) and build the Mesh with its contracts."""
-    from meshkit.contracts import DataContract
+    from meshkit._contracts import DataContract
 
     problem = schema_error(spec, spec_path)
     if problem is not None:
@@ -368,7 +368,7 @@ def _saved_source(mesh: Mesh, product: DataProduct) -> Path:
 
 def read_source(source: Path, contract: Any) -> pl.DataFrame:
     """Read a CSV or Parquet ``source``; CSV columns get the dtypes of ``contract``."""
-    from meshkit.contracts.types import default_dtype
+    from meshkit._contracts.types import default_dtype
 
     fmt = SOURCE_FORMATS.get(source.suffix.lower())
     if fmt is None:

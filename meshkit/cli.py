@@ -24,7 +24,7 @@ import sys
 from importlib import import_module
 from pathlib import Path
 
-from meshkit.errors import MeshkitError, ParameterError
+from meshkit._errors import MeshkitError, ParameterError
 
 __all__ = ["main", "build_parser"]
 
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from meshkit.pipeline import run_chain
+    from meshkit.tutorial.chain import run_chain
 
     parameters: dict[str, str] = {}
     for name, value in args.parameters:
@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-    from meshkit.pipeline import CHAIN, default_notebooks, notebook_parameters
+    from meshkit.tutorial.chain import CHAIN, default_notebooks, notebook_parameters
 
     folder = args.notebooks or default_notebooks()
     found = False

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from meshkit.errors import ParameterError
-from meshkit.pipeline import CHAIN, default_notebooks, run_chain
+from meshkit import ParameterError
+from meshkit.tutorial.chain import CHAIN, default_notebooks, run_chain
 from meshkit.scenarios import SCENARIOS
 
 pytestmark = pytest.mark.slow

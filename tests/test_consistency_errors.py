@@ -3,8 +3,8 @@
 import polars as pl
 import pytest
 
-from meshkit.consistency import consistency, profile, similarity
-from meshkit.errors import ConsistencyError, DataError, MeshkitError
+from meshkit import consistency, profile, similarity
+from meshkit import ConsistencyError, DataError, MeshkitError
 
 GOOD = pl.DataFrame({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]})
 

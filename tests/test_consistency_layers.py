@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 import meshkit as mk
-from meshkit.consistency import (DRIFT_RULES, consistency, similarity, similarity_matrix,
-                                 stale_copy)
-from meshkit.consistency.layers import WASSERSTEIN_MIN_STD, drift_rule, match_columns
+from meshkit import DRIFT_RULES, consistency, similarity, similarity_matrix
+from meshkit.tutorial.inject import stale_copy
+from meshkit._consistency.layers import WASSERSTEIN_MIN_STD, drift_rule, match_columns
 
 
 def customers(n=3000, seed=1):
@@ -27,7 +27,7 @@ def customers(n=3000, seed=1):
 
 def _similarity(a, b, sketch: bool):
     """Exact similarity on key ``id``, or the same from the two sides' sketch profiles."""
-    from meshkit.consistency import profile
+    from meshkit import profile
 
     if sketch:
         return similarity(profile(a, "id"), profile(b, "id"))
@@ -172,9 +172,9 @@ def test_weights_change_the_score_and_are_validated():
                            weights={"schema": 0, "values": 0, "distributions": 0})
     assert keys_only.score == pytest.approx(base.layers["keys"].score)
     assert keys_only.score < base.score
-    with pytest.raises(mk.errors.ConsistencyError, match="unknown layer"):
+    with pytest.raises(mk.ConsistencyError, match="unknown layer"):
         similarity(d, copy, keys="user_id", weights={"vibes": 1})
-    with pytest.raises(mk.errors.ConsistencyError, match="sum to zero"):
+    with pytest.raises(mk.ConsistencyError, match="sum to zero"):
         similarity(d, copy, keys="user_id",
                    weights={"schema": 0, "keys": 0, "values": 0, "distributions": 0})
 
@@ -229,7 +229,7 @@ def test_consistency_reasons_and_rendering_are_deterministic():
 
 
 def _contract(name, props):
-    from meshkit.contracts import DataContract
+    from meshkit import DataContract
     return DataContract.from_dict({
         "apiVersion": "v3.1.0", "kind": "DataContract", "id": name, "version": "1.0.0",
         "status": "active", "schema": [{"name": name, "properties": props}]})
@@ -335,7 +335,7 @@ def test_all_null_and_nan_columns(sketch):
 
 @pytest.mark.parametrize("sketch", [False, True])
 def test_constant_reference_wasserstein_uses_evidently_std_floor(sketch):
-    from meshkit.consistency import profile
+    from meshkit import profile
 
     n = 2000  # above Evidently's 1,000 rows: the normalized Wasserstein rule applies
     ref = pl.DataFrame({"id": np.arange(n), "x": np.full(n, 5.0)})

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from meshkit.consistency import metrics
+from meshkit._consistency import metrics
 
 SIZES = [(5, 7), (300, 450), (2_000, 2_000), (9_000, 10_000), (12_000, 30_000), (20_000, 20_000)]
 

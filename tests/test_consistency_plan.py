@@ -5,9 +5,11 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from meshkit.consistency import default_reference, plan_copy, similarity, stale_copy
-from meshkit.consistency.inject import default_columns, default_type_to
-from meshkit.errors import ConsistencyError, SpecError
+from meshkit import similarity
+from meshkit.tutorial.copy_plan import default_reference, plan_copy
+from meshkit.tutorial.inject import stale_copy
+from meshkit.tutorial.inject import default_columns, default_type_to
+from meshkit import ConsistencyError, SpecError
 from meshkit.scenarios import SCENARIOS, load_scenario
 
 

@@ -4,8 +4,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from meshkit.consistency import profile, similarity, stale_copy
-from meshkit.consistency.sketches import profile_batches, profile_parquet
+from meshkit import profile, similarity
+from meshkit.tutorial.inject import stale_copy
+from meshkit._consistency.sketches import profile_batches, profile_parquet
 
 
 def product(n, seed, shift=0.0, start=0):
@@ -138,7 +139,7 @@ def test_sketch_and_exact_agree_on_keys_of_two_types():
 
 
 def test_sketch_small_sample_pvalue_is_the_shared_asymptotic_formula():
-    from meshkit.consistency import metrics
+    from meshkit._consistency import metrics
 
     a = product(300, 4)
     b = product(400, 5, shift=0.3)

@@ -6,9 +6,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from meshkit.consistency import diff_versions, history, restore, similarity, stale_copy, sync
-from meshkit.errors import ConsistencyError, SyncConflictError
-from meshkit.store import ProductStore
+from meshkit import diff_versions, history, restore, similarity, sync
+from meshkit.tutorial.inject import stale_copy
+from meshkit import ConsistencyError, SyncConflictError
+from meshkit import ProductStore
 
 
 def customers(n=400, seed=0):

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 import yaml
 
-from meshkit.contracts import DataContract, QualityRule, infer_contract
-from meshkit.errors import ContractError, DataError, MeshkitError, SpecError
+from meshkit import DataContract, QualityRule, infer_contract
+from meshkit import ContractError, DataError, MeshkitError, SpecError
 
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
 
@@ -390,6 +390,6 @@ def test_docstring_examples_run(module):
     import doctest
     import importlib
 
-    mod = importlib.import_module(f"meshkit.contracts.{module}")
+    mod = importlib.import_module(f"meshkit._contracts.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

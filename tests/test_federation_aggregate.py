@@ -7,8 +7,8 @@ import pytest
 from flwr.server.strategy import aggregate as flwr_agg  # the reference: a "dev" dependency
 
 import meshkit
-from meshkit.errors import FederationError, MeshkitError
-from meshkit.federation import aggregate, krum_scores, pairwise_sq_distances
+from meshkit import FederationError, MeshkitError
+from meshkit import aggregate, krum_scores, pairwise_sq_distances
 
 
 def _thetas(values):

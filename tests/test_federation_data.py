@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meshkit.errors import FederationError
-from meshkit.federation import (dirichlet_partition, domain_datasets, federated_standardize, from_arrays,
-                                iid_partition, natural_partition, pool, retail_datasets, synthetic)
+from meshkit import FederationError
+from meshkit import dirichlet_partition, federated_standardize, from_arrays, iid_partition, natural_partition, pool, synthetic
+from meshkit.tutorial.experiment import domain_datasets
+from meshkit.tutorial.recommender import retail_datasets
 
 
 def _is_partition(parts, n):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meshkit.errors import FederationError
-from meshkit.federation import (LinearRegression, LogisticRegression, MatrixFactorization, MLPClassifier,
-                                hit_rate_ndcg, leave_one_out, log_loss, make_model, roc_auc)
+from meshkit import FederationError
+from meshkit import LinearRegression, LogisticRegression, MatrixFactorization, MLPClassifier, hit_rate_ndcg, leave_one_out, log_loss, make_model, roc_auc
 
 
 def _loss(model, X, y):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meshkit.errors import FederationError
-from meshkit.federation import (DPFedAvg, LogisticRegression, clip_updates, dp_epsilon, from_arrays, get_strategy,
-                                run_federated)
+from meshkit import FederationError
+from meshkit import DPFedAvg, LogisticRegression, clip_updates, dp_epsilon, from_arrays, get_strategy, run_federated
 
 
 def test_clipping_bounds_every_update_and_keeps_small_ones():

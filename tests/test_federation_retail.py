@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from meshkit.federation import MatrixFactorization, compare_recommenders, retail_datasets, run_federated
+from meshkit import MatrixFactorization, run_federated
+from meshkit.tutorial.recommender import compare_recommenders, retail_datasets
 
 
 def test_only_item_factors_travel_and_user_factors_stay_local():

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meshkit.errors import FederationError, NotEnoughDomainsError
-from meshkit.federation import (DomainClient, FedAvg, FedProx, History, Krum, LogisticRegression,
-                                domain_datasets, from_arrays, run_federated, train_centralized, train_local,
-                                weighted_metrics)
+from meshkit import FederationError, NotEnoughDomainsError
+from meshkit import DomainClient, FedAvg, FedProx, History, Krum, LogisticRegression, from_arrays, run_federated, train_centralized, train_local, weighted_metrics
+from meshkit.tutorial.experiment import domain_datasets
 
 
 def _toy(n_domains=5, seed=0, rows=80):
@@ -168,7 +167,7 @@ def test_healthcare_fedavg_beats_local_and_nears_centralized(split_seed):
 
 
 def test_compare_strategies_runs_each_and_notes_the_ones_that_cannot_run():
-    from meshkit.federation import Setup, compare_strategies
+    from meshkit.tutorial.experiment import Setup, compare_strategies
 
     setup = Setup(_toy(n_domains=4), LogisticRegression(lr=0.3), "accuracy", ("accuracy", "log_loss"))
     rows, curves = compare_strategies(setup, {"fedavg": {}, "fedprox": {"mu": 1.0}, "krum": {"f": 1}},
@@ -188,7 +187,7 @@ class SignFlip(DomainClient):
 
 
 def test_robust_strategies_resist_a_byzantine_domain_where_fedavg_does_not():
-    from meshkit.federation import FedMedian
+    from meshkit import FedMedian
 
     data = _toy(n_domains=7, rows=100)
 

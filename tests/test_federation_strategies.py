@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meshkit.errors import FederationError
-from meshkit.federation import (Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian, FedProx,
-                                FedTrimmedAvg, FedYogi, Krum, aggregate, get_strategy)
+from meshkit import FederationError
+from meshkit import Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian, FedProx, FedTrimmedAvg, FedYogi, Krum, aggregate, get_strategy
 
 
 def _results(values, weights):

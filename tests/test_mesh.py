@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
-from meshkit.contracts import DataContract, validate
-from meshkit.errors import ContractError, DataError, SpecError
-from meshkit.mesh import DataProduct, Domain, Mesh
+from meshkit import DataContract, validate
+from meshkit import ContractError, DataError, SpecError
+from meshkit import DataProduct, Domain, Mesh
 from meshkit.scenarios import load_scenario
 from meshkit.viz.mesh import domain_positions, plot_mesh
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from meshkit.errors import ParameterError, RunError
-from meshkit.pipeline import (CHAIN, ChainResult, check_parameters, convert_value,
+from meshkit import ParameterError, RunError
+from meshkit.tutorial.chain import (CHAIN, ChainResult, check_parameters, convert_value,
                               default_notebooks, notebook_parameters, run_chain)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "chain"
@@ -166,7 +166,7 @@ def test_a_failing_notebook_stops_the_run_naming_notebook_cell_and_error(tmp_pat
 
 
 def test_runs_started_in_the_same_second_get_their_own_directories(tmp_path, monkeypatch):
-    from meshkit import pipeline
+    from meshkit.tutorial import chain as pipeline
 
     monkeypatch.setattr(pipeline, "new_run_id", lambda: "20260101-000000")
     claimed = [pipeline._fresh_run_path(tmp_path / "runs") for _ in range(3)]

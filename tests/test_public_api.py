@@ -8,14 +8,14 @@ import sys
 import pytest
 
 import meshkit as mk
-from meshkit.errors import MeshkitError
+from meshkit import MeshkitError
 
 FORMULAS = {
-    "aggregate": "meshkit.federation",
-    "consistency": "meshkit.consistency",
-    "similarity": "meshkit.consistency",
-    "sync": "meshkit.consistency",
-    "security": "meshkit.security",
+    "aggregate": "meshkit._federation",
+    "consistency": "meshkit._consistency",
+    "similarity": "meshkit._consistency",
+    "sync": "meshkit._consistency",
+    "security": "meshkit._security",
 }
 
 
@@ -31,7 +31,7 @@ def test_unknown_name_is_an_attribute_error():
 
 @pytest.mark.parametrize("first", ["meshkit", *sorted(set(FORMULAS.values()))])
 def test_formulas_are_functions_in_any_import_order(first):
-    # ``meshkit.consistency`` and ``meshkit.security`` are both a sub-package and a function;
+    # ``meshkit._consistency`` and ``meshkit._security`` are both a sub-package and a function;
     # a fresh interpreter that imports the sub-package first must still see the functions.
     checks = "; ".join(
         f"assert mk.{name} is importlib.import_module('{module}').{name}, '{name}'"
@@ -43,7 +43,7 @@ def test_formulas_are_functions_in_any_import_order(first):
 
 
 def test_errors_share_one_root():
-    import meshkit.errors as errors
+    import meshkit._errors as errors
 
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), MeshkitError)

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from meshkit.errors import RunError
-from meshkit.runs import RunDir, ensure_published
+from meshkit import RunError
+from meshkit.tutorial.runs import RunDir, ensure_published
 
 
 def test_results_round_trip_with_numpy_values(tmp_path):

@@ -11,10 +11,10 @@ from scipy.linalg import subspace_angles
 from scipy.optimize import minimize
 from scipy.stats import spearmanr
 
-from meshkit.contracts import validate
-from meshkit.contracts.types import dtype_matches
-from meshkit.errors import MeshkitError, SpecError
-from meshkit.mesh import Mesh
+from meshkit import validate
+from meshkit._contracts.types import dtype_matches
+from meshkit import MeshkitError, SpecError
+from meshkit import Mesh
 from meshkit.scenarios import SCENARIOS, Scenario, Task, load_scenario
 from meshkit.scenarios import _export
 from meshkit.scenarios.__main__ import main as scenarios_main

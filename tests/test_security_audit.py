@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from meshkit.errors import IntegrityError
-from meshkit.security.audit import (EMPTY_ROOT, AuditLog, consistency_proof, inclusion_proof,
+from meshkit import IntegrityError
+from meshkit._security.audit import (EMPTY_ROOT, AuditLog, consistency_proof, inclusion_proof,
                                     leaf_hash, merkle_root, node_hash, verify_consistency,
                                     verify_inclusion, verify_log)
-from meshkit.security.keys import SeededKeySource
-from meshkit.security.tokens import Identity, Principal
+from meshkit._security.keys import SeededKeySource
+from meshkit._security.tokens import Identity, Principal
 
 # The RFC 6962 reference tree used by Certificate Transparency implementations:
 # the eight leaves and the tree head for every size 1..8.

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshkit.errors import IntegrityError, SecurityError
-from meshkit.security.columns import is_protected, protect_frame, protect_lazy, unprotect_frame
-from meshkit.security.envelope import Envelope, product_context, schema_hash
-from meshkit.security.keys import Keyset, SeededKeySource, SystemKeySource, WrappedKey
-from meshkit.security.streaming import (decrypt_bytes, decrypt_file, encrypt_bytes,
+from meshkit import IntegrityError, SecurityError
+from meshkit._security.columns import is_protected, protect_frame, protect_lazy, unprotect_frame
+from meshkit._security.envelope import Envelope, product_context, schema_hash
+from meshkit._security.keys import Keyset, SeededKeySource, SystemKeySource, WrappedKey
+from meshkit._security.streaming import (decrypt_bytes, decrypt_file, encrypt_bytes,
                                         encrypt_file, encrypt_stream, new_data_key)
 
 KEY = bytes(range(16))

@@ -8,11 +8,9 @@ import polars as pl
 import pytest
 
 import meshkit as mk
-from meshkit.errors import (AuthenticationError, AuthorizationError, IntegrityError,
-                            SecurityError)
-from meshkit.security import (Identity, Policy, Principal, ProductInfo, SecureStore,
-                              SecurityModel, posture, security, use_model)
-from meshkit.security.keys import SeededKeySource
+from meshkit import AuthenticationError, AuthorizationError, IntegrityError, SecurityError
+from meshkit import Identity, Policy, Principal, ProductInfo, SecureStore, SecurityModel, posture, security, use_model
+from meshkit._security.keys import SeededKeySource
 
 T0 = 1_800_000_000
 CUSTOMERS = ProductInfo("customers", "crm", owner="cleo", columns=("id", "email", "region", "age"),
@@ -228,7 +226,7 @@ def test_audit_log_survives_a_session_and_detects_edits(world):
     model, store, ids = world
     for who in ("ana", "sam", "cleo"):
         security("customers", ids[who], "read", model=model)
-    from meshkit.security import AuditLog
+    from meshkit import AuditLog
     assert AuditLog.verify_file(model.audit.path, model.audit.public_key).ok
     lines = model.audit.path.read_bytes().splitlines()
     lines[2] = lines[2].replace(b'"allowed":false', b'"allowed":true')
@@ -279,7 +277,7 @@ def test_retail_mesh_end_to_end(tmp_path):
 
 
 def test_for_mesh_checks_policy_and_principal_specs(tmp_path):
-    from meshkit.errors import PolicyError
+    from meshkit import PolicyError
     from meshkit.scenarios import load_scenario
 
     mesh = load_scenario("retail", scale=0.1, seed=0).mesh
@@ -299,8 +297,8 @@ def test_for_mesh_checks_policy_and_principal_specs(tmp_path):
 
 
 def test_attempt_records_how_an_attack_was_refused(world):
-    from meshkit.security import attempt, flipped_byte, swapped_file
-    from meshkit.security.attacks import outcomes_table
+    from meshkit.tutorial.attacks import attempt, flipped_byte, swapped_file
+    from meshkit.tutorial.attacks import outcomes_table
 
     model, store, ids = world
     blob = store.blob_path("customers", 0)
@@ -336,7 +334,7 @@ def test_lazy_publish_protects_pii_batch_by_batch(world, tmp_path):
     back = store.read("customers", ids["cleo"], version=pub.version)
     assert back.sort("id").equals(big)
     # deterministic tokens are the same batch by batch and equal to the eager tokens
-    from meshkit.security.columns import tokenize_values
+    from meshkit._security.columns import tokenize_values
 
     model.policy.grant(principal="ana", product="customers", action="read",
                        masks={"email": "tokenize"})
@@ -349,7 +347,7 @@ def test_lazy_publish_protects_pii_batch_by_batch(world, tmp_path):
 def test_store_reopens_in_a_new_process_with_sealed_keysets(world, tmp_path):
     import os
 
-    from meshkit.security import Keyset
+    from meshkit import Keyset
 
     model, store, ids = world
     master = os.urandom(32)
@@ -400,7 +398,7 @@ def test_grants_combine_row_by_row_on_the_secure_read_path(world):
 
 
 def test_tokenized_and_clear_rows_of_one_column(world):
-    from meshkit.security.columns import tokenize_values
+    from meshkit._security.columns import tokenize_values
 
     model, store, ids = world
     model.policy.grant(principal="ana", product="customers", action="read",

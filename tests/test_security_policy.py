@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshkit.errors import PolicyError
-from meshkit.security.policy import (ACTIONS, MASKS, AccessResult, Grant, GrantAccess, Policy,
+from meshkit import PolicyError
+from meshkit._security.policy import (ACTIONS, MASKS, AccessResult, Grant, GrantAccess, Policy,
                                      ProductInfo, access_levels, apply_access,
                                      parse_row_filter)
-from meshkit.security.tokens import Principal
+from meshkit._security.tokens import Principal
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 ORDERS = ProductInfo("orders", "sales", owner="sam", columns=("id", "email", "region", "amount"),

@@ -8,9 +8,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jwt
 from joserfc.jwk import OctKey, OKPKey
 
-from meshkit.errors import AuthenticationError, PolicyError
-from meshkit.security.keys import SeededKeySource
-from meshkit.security.tokens import (Directory, Identity, Principal, TokenVerifier,
+from meshkit import AuthenticationError, PolicyError
+from meshkit._security.keys import SeededKeySource
+from meshkit._security.tokens import (Directory, Identity, Principal, TokenVerifier,
                                      public_key_from_bytes)
 
 T0 = 1_800_000_000

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from meshkit.security.posture import PostureReport
+from meshkit._security.posture import PostureReport
 from meshkit.viz.security import plot_attacks, plot_posture
 
 ROWS = [{"domain": "crm", "products": 2, "products_encrypted": 1, "pii_columns": 4,

@@ -4,11 +4,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from meshkit.errors import SecurityError, SpecError
+from meshkit import SecurityError, SpecError
 from meshkit.scenarios import SCENARIOS, load_scenario
-from meshkit.security import Policy, plan_walkthrough
-from meshkit.security.policy import as_product_info
-from meshkit.security.tokens import principals_from_specs
+from meshkit import Policy
+from meshkit.tutorial.walkthrough import plan_walkthrough
+from meshkit._security.policy import as_product_info
+from meshkit._security.tokens import principals_from_specs
 
 NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
 

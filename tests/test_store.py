@@ -17,8 +17,8 @@ import pytest
 from deltalake import CommitProperties, DeltaTable
 from polars.testing import assert_frame_equal
 
-from meshkit.errors import ConcurrentWriteError, DataError, MeshkitError, QualityError, StoreError
-from meshkit.store import ProductStore, Publication
+from meshkit import ConcurrentWriteError, DataError, MeshkitError, QualityError, StoreError
+from meshkit import ProductStore, Publication
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -307,7 +307,7 @@ def test_a_failing_lazy_frame_leaves_the_previous_version(store):
 _KILLED_WRITER = textwrap.dedent("""
     import sys
     import numpy as np, polars as pl
-    from meshkit.store import ProductStore
+    from meshkit import ProductStore
     store = ProductStore(sys.argv[1], target_file_size=256 * 1024)
     frame = pl.DataFrame({"x": np.random.default_rng(0).random(6_000_000)})
     print("writing", flush=True)
@@ -359,10 +359,10 @@ def test_table_uri_opens_the_same_delta_table(store):
         store.table_uri("nope")
 
 
-# --- contract checks (meshkit.contracts) -------------------------------------------
+# --- contract checks (meshkit._contracts) -------------------------------------------
 
 def _contract():
-    from meshkit.contracts import DataContract
+    from meshkit import DataContract
 
     return DataContract.from_dict({
         "apiVersion": "v3.1.0", "kind": "DataContract", "id": "orders", "version": "1.0.0",
@@ -394,7 +394,7 @@ def test_force_publishes_a_failing_product_and_history_says_so(store):
 
 
 def test_a_data_product_brings_its_own_contract(store):
-    from meshkit.mesh import DataProduct
+    from meshkit import DataProduct
 
     product = DataProduct("orders", _contract())
     with pytest.raises(QualityError):

@@ -31,7 +31,7 @@ from __future__ import annotations
 import difflib
 from importlib import import_module
 
-from meshkit.errors import SpecError
+from meshkit._errors import SpecError
 from meshkit.scenarios._base import Scenario, Task
 
 __all__ = ["load_scenario", "SCENARIOS", "Scenario", "Task"]

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from meshkit.errors import MeshkitError
+from meshkit._errors import MeshkitError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from meshkit.errors import SpecError
+from meshkit._errors import SpecError
 
 __all__ = [
     "Task",
@@ -86,7 +86,7 @@ class Scenario:
     ----------
     name : str
         The scenario's name, one of :data:`meshkit.scenarios.SCENARIOS`.
-    mesh : meshkit.mesh.Mesh
+    mesh : meshkit._mesh.Mesh
         Domains, owners, products and their contracts (products have no source file).
     frames : dict of str to polars.DataFrame
         One frame per product name; each passes its product's contract.
@@ -215,7 +215,7 @@ def contract_dict(*, scenario: str, product: str, domain: str, description: str,
 
 
 def check_scale(scale: float, seed: int) -> None:
-    """Raise :class:`~meshkit.errors.SpecError` unless ``scale > 0`` and ``seed`` is an int."""
+    """Raise :class:`~meshkit._errors.SpecError` unless ``scale > 0`` and ``seed`` is an int."""
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) \
             or scale <= 0:
         raise SpecError("scale must be a positive finite number", where="load_scenario(scale=...)",
@@ -273,13 +273,13 @@ def person_names(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarr
 
 
 def build_mesh(name: str, description: str, domains: list[dict], contracts: dict[str, dict]):
-    """Build a :class:`~meshkit.mesh.Mesh` from domain dicts and contract dicts.
+    """Build a :class:`~meshkit._mesh.Mesh` from domain dicts and contract dicts.
 
     ``domains`` items: ``{"name", "owner", "description", "products": [{"name",
     "description", "consumers"}]}``; ``contracts`` maps product name to an ODCS dict.
     """
-    from meshkit.contracts import DataContract
-    from meshkit.mesh import DataProduct, Domain, Mesh
+    from meshkit._contracts import DataContract
+    from meshkit._mesh import DataProduct, Domain, Mesh
 
     built = []
     for domain in domains:

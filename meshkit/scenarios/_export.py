@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from meshkit.errors import SpecError
+from meshkit._errors import SpecError
 
 __all__ = ["export", "export_scenario", "SAMPLE_ROWS", "SAMPLE_SCALE", "SAMPLE_SEED",
            "SAMPLE_FORMATS", "README"]
@@ -52,7 +52,7 @@ To bring your own data, copy a folder, point each product's `source:` at your CS
 Parquet file (paths are relative to `mesh.yaml`), adjust the contracts, and load it:
 
 ```python
-from meshkit.mesh import Mesh
+from meshkit._mesh import Mesh
 mesh = Mesh.load("my_mesh/mesh.yaml")
 frame = mesh.read_source("purchases")
 ```

@@ -12,12 +12,12 @@ __all__ = ["similarity_heatmap", "threshold_sweep", "layer_scores"]
 
 
 def similarity_heatmap(matrix, *, title: str = "Similarity across products") -> Figure:
-    """Heatmap of a :class:`~meshkit.consistency.matrix.SimilarityMatrix` (rows: reference).
+    """Heatmap of a :class:`~meshkit._consistency.matrix.SimilarityMatrix` (rows: reference).
 
     Examples
     --------
     >>> import polars as pl
-    >>> from meshkit.consistency import similarity_matrix
+    >>> from meshkit._consistency import similarity_matrix
     >>> a = pl.DataFrame({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0]})
     >>> fig = similarity_heatmap(similarity_matrix({"a": a, "b": a.head(2)}, "id"))
     >>> len(fig.axes)
@@ -48,7 +48,7 @@ def threshold_sweep(reports: dict, *, thresholds=None, title: str = "Verdict aga
     Parameters
     ----------
     reports : dict
-        Label -> :class:`~meshkit.consistency.SimilarityReport` (or ``ConsistencyReport``).
+        Label -> :class:`~meshkit._consistency.SimilarityReport` (or ``ConsistencyReport``).
     """
     ts = np.linspace(0, 1, 101) if thresholds is None else np.asarray(thresholds, float)
     fig = Figure(figsize=(6.5, 3.6))

@@ -56,7 +56,7 @@ def plot_mesh(mesh, *, figsize: tuple[float, float] | None = None) -> Figure:
 
     Parameters
     ----------
-    mesh : meshkit.mesh.Mesh
+    mesh : meshkit._mesh.Mesh
         The mesh to draw.
     figsize : (float, float), optional
         Figure size in inches; grows with the number of domains by default.

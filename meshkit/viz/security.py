@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> from meshkit.security.posture import PostureReport
+>>> from meshkit._security.posture import PostureReport
 >>> report = PostureReport([{"domain": "crm", "products": 2, "products_encrypted": 1,
 ...     "pii_columns": 3, "pii_protected": 3, "broad_grants": 1, "keys_past_rotation": 0}], 0)
 >>> fig = plot_posture(report)

@@ -1,0 +1,366 @@
+"""Federated consistency: compare two products from mergeable profiles, without moving data.
+
+Each domain calls :func:`profile` on its own product (or :func:`profile_parquet` to stream a
+large file) and shares only the :class:`Profile`:
+
+- a KLL quantile sketch per numeric column (``datasketches.kll_doubles_sketch``, ``k=200``),
+  plus the exact count, sum and sum of squares (for the standard deviation), all over the
+  finite values: infinities are counted and left out, as the exact distributions layer does;
+- a theta sketch of the entity keys (``datasketches.update_theta_sketch``, ``lg_k=14``),
+  each key hashed on the scale exact mode matches keys on (:func:`layers.key_scale`);
+- exact frequency counts per category for categorical columns with at most
+  ``max_categories`` (1,000) distinct values; near-unique text columns (emails, names) are
+  left out, since their counts would ship the values themselves;
+- the schema (column names and types) and the row count.
+
+Profiles merge (:meth:`Profile.merge`): a domain can profile its partitions separately.
+:func:`similarity_from_profiles` gives the schema, keys and distributions layers; there is no
+values layer (comparing values row by row needs the rows). Which figures are estimates, and
+their error bounds, is stated in each layer's ``error_bounds``:
+
+- KS statistic: the sup distance between the two sketches' CDFs; each KLL CDF is within the
+  sketch's normalized rank error ``ε`` of the true one (99% confidence), so the estimate is
+  within ``ε₁ + ε₂`` of the exact statistic;
+- Wasserstein distance: the area between the two sketch CDFs, so within
+  ``(ε₁ + ε₂) x (value range)`` of the exact one (divided by the reference standard
+  deviation for the normalized figure); a loose bound, usually far from reached. KLL is
+  randomized: two runs on the same data can differ within these bounds;
+- Jaccard / containment of keys: the theta sketch's lower and upper bounds (2 standard
+  deviations, about 95%);
+- categorical figures (Jensen–Shannon, chi-square) are exact: category counts are exact.
+
+Examples
+--------
+>>> import polars as pl
+>>> d = pl.DataFrame({"id": range(1000), "x": [float(i % 7) for i in range(1000)]})
+>>> p = profile(d, keys="id")
+>>> p.n_rows, sorted(p.numeric)
+(1000, ['x'])
+>>> similarity_from_profiles(p, p).score
+1.0
+"""
+
+from __future__ import annotations
+
+import html
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import datasketches as ds
+import numpy as np
+import polars as pl
+
+from meshkit._consistency import layers as L
+from meshkit._consistency import metrics
+from meshkit._consistency._frames import CATEGORICAL, NUMERIC, as_frame, as_keys, check_keys, column_kind
+from meshkit._consistency.report import LayerResult, SimilarityReport, normalize_weights
+from meshkit._errors import ConsistencyError, DataError
+
+__all__ = ["Profile", "profile", "profile_batches", "profile_parquet", "similarity_from_profiles",
+           "KLL_K", "THETA_LG_K"]
+
+KLL_K = 200
+THETA_LG_K = 14
+_SEP = "\x1f"
+
+
+@dataclass
+class Profile:
+    """A product's mergeable profile: what a domain shares instead of its rows.
+
+    Attributes
+    ----------
+    name : str
+    keys : list of str
+    schema : dict
+        Column name -> polars dtype.
+    n_rows : int
+    numeric : dict
+        Column -> ``kll_doubles_sketch``.
+    moments : dict
+        Column -> ``[count, sum, sum of squares]`` (exact, for the standard deviation).
+    categorical : dict
+        Column -> polars frame ``value, n`` (exact counts).
+    infinite : dict
+        Numeric column -> how many infinite values were left out of its sketch and moments
+        (as the exact distributions layer leaves them out); absent when none.
+    key_sketch : datasketches.update_theta_sketch or compact_theta_sketch
+    """
+
+    name: str
+    keys: list[str]
+    schema: dict
+    n_rows: int = 0
+    numeric: dict = field(default_factory=dict)
+    moments: dict = field(default_factory=dict)
+    categorical: dict = field(default_factory=dict)
+    key_sketch: object = None
+    k: int = KLL_K
+    lg_k: int = THETA_LG_K
+    skipped: dict = field(default_factory=dict)
+    max_categories: int = L.MAX_CATEGORIES
+    infinite: dict = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, name: str, keys: list[str], schema: dict, *, k: int = KLL_K,
+              lg_k: int = THETA_LG_K) -> Profile:
+        """A profile with no rows yet, ready for :meth:`update`."""
+        kinds = {c: column_kind(t) for c, t in schema.items() if c not in keys}
+        return cls(name, list(keys), dict(schema), 0,
+                   {c: ds.kll_doubles_sketch(k) for c, kd in kinds.items() if kd == NUMERIC},
+                   {c: np.zeros(3) for c, kd in kinds.items() if kd == NUMERIC},
+                   {c: pl.DataFrame(schema={"value": pl.Utf8, "n": pl.Int64})
+                    for c, kd in kinds.items() if kd == CATEGORICAL},
+                   ds.update_theta_sketch(lg_k), k, lg_k)
+
+    def update(self, frame: pl.DataFrame) -> Profile:
+        """Add a batch of rows (same schema) to the profile; returns ``self``."""
+        if list(frame.columns) != list(self.schema):
+            raise DataError("batch columns differ from the profile's", where=self.name,
+                            expected=list(self.schema), found=frame.columns)
+        self.n_rows += frame.height
+        for c, sk in self.numeric.items():
+            x = frame.get_column(c)
+            if x.dtype == pl.Date or isinstance(x.dtype, pl.Datetime):
+                # one scale for every date and time type, so a Date and a Datetime compare
+                x = x.cast(pl.Datetime("us"))
+            x = x.to_physical().cast(pl.Float64).drop_nulls().drop_nans()
+            if x.dtype.is_float() and (n_inf := int(x.is_infinite().sum())):
+                self.infinite[c] = self.infinite.get(c, 0) + n_inf
+                x = x.filter(x.is_finite())
+            arr = np.require(x.to_numpy(), np.float64, ["C", "W"])
+            if arr.size:
+                sk.update(arr)
+                self.moments[c] += [arr.size, arr.sum(), np.dot(arr, arr)]
+        for c in list(self.categorical):
+            counts = frame.get_column(c).cast(pl.Utf8).drop_nulls().value_counts(name="n")
+            counts = counts.rename({counts.columns[0]: "value"}).cast({"n": pl.Int64})
+            self.categorical[c] = pl.concat([self.categorical[c], counts]) \
+                .group_by("value").agg(pl.col("n").sum()).sort("value")
+            if self.categorical[c].height > self.max_categories:
+                # near-unique text (emails, names...): counts would ship the values themselves
+                del self.categorical[c]
+                self.skipped[c] = f"more than {self.max_categories} categories: not profiled"
+        keys = _key_values(frame, self.keys)
+        # datasketches' theta sketch takes one item per call: map() drives it from C
+        deque(map(self.key_sketch.update, keys), maxlen=0)
+        return self
+
+    def merge(self, other: Profile) -> Profile:
+        """A new profile covering both (e.g. two partitions of one product)."""
+        if other.schema != self.schema or other.keys != self.keys:
+            raise ConsistencyError("profiles of different shapes cannot merge", where=self.name,
+                                   expected=f"schema {list(self.schema)} keyed by {self.keys}",
+                                   found=f"schema {list(other.schema)} keyed by {other.keys}")
+        out = Profile.empty(self.name, self.keys, self.schema, k=self.k, lg_k=self.lg_k)
+        out.n_rows = self.n_rows + other.n_rows
+        for c in out.numeric:
+            out.numeric[c].merge(self.numeric[c])
+            out.numeric[c].merge(other.numeric[c])
+            out.moments[c] = self.moments[c] + other.moments[c]
+        out.skipped = self.skipped | other.skipped
+        out.infinite = {c: self.infinite.get(c, 0) + other.infinite.get(c, 0)
+                        for c in self.infinite.keys() | other.infinite.keys()}
+        for c in [c for c in out.categorical if c not in out.skipped]:
+            out.categorical[c] = pl.concat([self.categorical[c], other.categorical[c]]) \
+                .group_by("value").agg(pl.col("n").sum()).sort("value")
+        for c in out.skipped:
+            out.categorical.pop(c, None)
+        union = ds.theta_union(self.lg_k)
+        union.update(self.key_sketch)
+        union.update(other.key_sketch)
+        out.key_sketch = union.get_result()
+        return out
+
+    @property
+    def keys_sketch(self):
+        """The compact theta sketch of the keys."""
+        sk = self.key_sketch
+        return sk.compact() if hasattr(sk, "compact") else sk
+
+    def size_bytes(self) -> int:
+        """Bytes a domain would send: serialized sketches plus the category counts."""
+        size = sum(len(sk.serialize()) for sk in self.numeric.values())
+        size += len(self.keys_sketch.serialize())
+        size += sum(f.estimated_size() for f in self.categorical.values())
+        return int(size + 24 * len(self.moments))
+
+    def std(self, column: str) -> float:
+        n, s, ss = self.moments[column]
+        return float(np.sqrt(max(ss / n - (s / n) ** 2, 0.0))) if n else 0.0
+
+    def __str__(self) -> str:
+        return (f"Profile({self.name}: {self.n_rows} rows, keys {self.keys}, "
+                f"{len(self.numeric)} KLL sketch(es), {len(self.categorical)} category count(s), "
+                f"~{self.key_sketch.get_estimate():.0f} distinct keys, {self.size_bytes()} bytes)")
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return f"<code>{html.escape(str(self))}</code>"
+
+
+def _key_values(frame: pl.DataFrame, keys: list[str]) -> list:
+    """The keys as hashed by the theta sketch, on the scale exact mode matches them on.
+
+    Every key goes through :func:`layers.key_scale` (numbers and times as Float64, dates as
+    microseconds; text and booleans as text), so ``1`` and ``1.0``, or a ``Date`` and the
+    ``Datetime`` at its midnight, hash alike here as they join alike in exact mode.
+    """
+    scaled = [L.key_scale(pl.col(k), frame.schema[k]) for k in keys]
+    if len(keys) == 1:
+        return frame.select(scaled[0]).to_series().to_list()
+    return frame.select(pl.concat_str([x.cast(pl.Utf8) for x in scaled],
+                                      separator=_SEP)).to_series().to_list()
+
+
+def profile(frame, keys, *, name: str = "product", k: int = KLL_K,
+            lg_k: int = THETA_LG_K) -> Profile:
+    """Profile one product locally (its rows never leave the domain).
+
+    Parameters
+    ----------
+    frame : polars.DataFrame or LazyFrame
+    keys : str or list of str
+        Entity keys (checked: present, non-null, unique).
+    k, lg_k : int
+        KLL accuracy parameter and theta sketch log2 of nominal entries.
+    """
+    keys = as_keys(keys)
+    frame = as_frame(frame, where=name)
+    check_keys(frame, keys, where=name)
+    return Profile.empty(name, keys, dict(frame.schema), k=k, lg_k=lg_k).update(frame)
+
+
+def profile_batches(batches: Iterable[pl.DataFrame], keys, *, name: str = "product",
+                    k: int = KLL_K, lg_k: int = THETA_LG_K) -> Profile:
+    """Profile a product arriving in batches (keys are assumed unique across batches)."""
+    keys = as_keys(keys)
+    prof = None
+    for batch in batches:
+        if prof is None:
+            prof = Profile.empty(name, keys, dict(batch.schema), k=k, lg_k=lg_k)
+        prof.update(batch)
+    if prof is None or prof.n_rows == 0:
+        raise DataError("the product is empty", where=name, expected="at least one row",
+                        found="0 rows")
+    return prof
+
+
+def profile_parquet(path, keys, *, name: str | None = None, batch_rows: int = 2_000_000,
+                    k: int = KLL_K, lg_k: int = THETA_LG_K) -> Profile:
+    """Stream a Parquet file through :func:`profile_batches` with polars' batched scan."""
+    batches = pl.scan_parquet(path).collect_batches(chunk_size=batch_rows)
+    return profile_batches(batches, keys, name=name or str(path).rsplit("/", 1)[-1], k=k, lg_k=lg_k)
+
+
+def _sketch_points(*sketches) -> np.ndarray:
+    return np.unique(np.concatenate([np.fromiter((x for x, _ in sk), float, sk.num_retained)
+                                     for sk in sketches]))
+
+
+def _numeric_estimate(name: str, a, b, n_a: int, n_b: int, ref_std: float) -> tuple[dict, float]:
+    pts = _sketch_points(a, b)
+    cdf_a = np.asarray(a.get_cdf(pts.tolist(), True))[:-1]
+    cdf_b = np.asarray(b.get_cdf(pts.tolist(), True))[:-1]
+    diff = cdf_a - cdf_b
+    ks = float(max(np.clip(-diff.min(), 0, 1), diff.max()))
+    w = float(np.vecdot(np.abs(diff[:-1]), np.diff(pts)))
+    norm = max(ref_std, L.WASSERSTEIN_MIN_STD)
+    wn = w / norm
+    edges = np.unique(np.asarray(a.get_quantiles(np.linspace(0, 1, 11)[1:-1].tolist())))
+    ref_counts = np.diff(np.concatenate([[0.0], np.asarray(a.get_cdf(edges.tolist()))[:-1], [1.0]]))
+    cur_counts = np.diff(np.concatenate([[0.0], np.asarray(b.get_cdf(edges.tolist()))[:-1], [1.0]]))
+    # asymptotic at every size: the exact small-sample path needs the samples themselves
+    pvalue = metrics.ks_asymptotic_pvalue(ks, n_a, n_b)
+    test = L.drift_rule(NUMERIC, n_a)
+    drift = pvalue <= L.DRIFT_RULES["p_value"] if test == "ks" \
+        else wn >= L.DRIFT_RULES["wasserstein_normed"]
+    eps = a.normalized_rank_error(False) + b.normalized_rank_error(False)
+    span = max(a.get_max_value(), b.get_max_value()) - min(a.get_min_value(), b.get_min_value())
+    w_bound = eps * span / norm
+    row = {"column": name, "kind": NUMERIC, "test": test, "ks_statistic": ks, "ks_pvalue": pvalue,
+           "wasserstein": w, "wasserstein_normed": wn,
+           "psi": metrics.psi_from_counts(ref_counts, cur_counts), "jensen_shannon": None,
+           "chi_square": None, "chi_square_pvalue": None, "drift": bool(drift),
+           "score": 1.0 - ks}
+    return row, (float(eps), float(w_bound))
+
+
+def similarity_from_profiles(p1: Profile, p2: Profile, *, weights: dict | None = None,
+                             names: tuple[str, str] | None = None) -> SimilarityReport:
+    """Similarity from two profiles alone (sketch mode): schema, keys, distributions.
+
+    ``p1`` is the reference. Key and numeric-distribution figures are estimates; their error
+    bounds are in each layer's ``error_bounds`` and ``details``.
+    """
+    names = names or (p1.name, p2.name)
+    if p1.keys != p2.keys:
+        raise ConsistencyError("profiles use different entity keys", where=f"{names[0]} vs {names[1]}",
+                               expected=f"keys {p1.keys}", found=f"keys {p2.keys}")
+    pairs, only_l, only_r = L.match_columns(p1.schema, p2.schema)
+    if not [p for p in pairs if p.left not in p1.keys]:
+        raise ConsistencyError("no shared columns besides the keys", where=f"{names[0]} vs {names[1]}",
+                               expected="at least one corresponding column",
+                               found=f"{list(p1.schema)} and {list(p2.schema)}")
+    schema = L.schema_layer(pairs, only_l, only_r)
+
+    a, b = p1.keys_sketch, p2.keys_sketch
+    lo, jac, hi = ds.theta_jaccard_similarity.jaccard(a, b)
+    inter = ds.theta_intersection()
+    inter.update(a)
+    inter.update(b)
+    both = inter.get_result()
+    shared, shared_lo, shared_hi = both.get_estimate(), both.get_lower_bound(2), both.get_upper_bound(2)
+    na, nb = a.get_estimate(), b.get_estimate()
+    evidence = pl.DataFrame({
+        "measure": ["left keys", "right keys", "shared keys", "jaccard", "left in right",
+                    "right in left"],
+        "value": [na, nb, shared, jac, shared / na if na else 0.0, shared / nb if nb else 0.0],
+        "lower": [a.get_lower_bound(2), b.get_lower_bound(2), shared_lo, lo,
+                  min(1.0, shared_lo / na) if na else 0.0, min(1.0, shared_lo / nb) if nb else 0.0],
+        "upper": [a.get_upper_bound(2), b.get_upper_bound(2), shared_hi, hi,
+                  min(1.0, shared_hi / na) if na else 0.0, min(1.0, shared_hi / nb) if nb else 0.0],
+    })
+    keys = LayerResult("keys", float(jac), evidence,
+                       [f"about {na - shared:.0f} reference key(s) missing from the other product"]
+                       if shared < na else [], estimated=True,
+                       error_bounds={"jaccard": f"[{lo:.4f}, {hi:.4f}] (theta, ~95%)"},
+                       details={"jaccard_bounds": (lo, hi)})
+
+    rows, eps, w_eps, infinite = [], {}, {}, {}
+    for p in pairs:
+        if not p.compatible or p.left in p1.keys:
+            continue
+        if p.kind == NUMERIC:
+            infinite[p.left] = (p1.infinite.get(p.left, 0), p2.infinite.get(p.right, 0))
+        if p.kind == NUMERIC and (row := L.empty_row(p.left, NUMERIC, p1.numeric[p.left].n,
+                                                     p2.numeric[p.right].n)):
+            rows.append(row)
+        elif p.kind == NUMERIC:
+            row, (e, wb) = _numeric_estimate(p.left, p1.numeric[p.left], p2.numeric[p.right],
+                                       p1.numeric[p.left].n, p2.numeric[p.right].n,
+                                       p1.std(p.left))
+            rows.append(row)
+            eps[p.left] = e
+            w_eps[p.left] = wb
+        elif p.kind == CATEGORICAL and p.left in p1.categorical and p.right in p2.categorical:
+            ca = p1.categorical[p.left]
+            cb = p2.categorical[p.right]
+            both_c = ca.join(cb, on="value", how="full", coalesce=True, suffix="_r") \
+                .fill_null(0).sort("value")
+            rows.append(L.empty_row(p.left, CATEGORICAL, int(both_c["n"].sum()),
+                                    int(both_c["n_r"].sum()))
+                        or L.categorical_row(p.left, both_c["n"].to_numpy(),
+                                             both_c["n_r"].to_numpy()))
+    skipped = sorted(set(p1.skipped) | set(p2.skipped))
+    dist = L.distribution_result(
+        rows, skipped, infinite=infinite, estimated=True,
+        error_bounds={f"ks_statistic[{c}]": f"± {e:.4f} (KLL rank error, 99%)" for c, e in eps.items()}
+        | {f"wasserstein_normed[{c}]": f"± {e:.4f} (rank error x value range / std)"
+           for c, e in w_eps.items()}
+        | ({"categorical": "exact (frequency counts)"} if any(r["kind"] == CATEGORICAL for r in rows) else {}),
+        details={"ks_error_bound": eps, "wasserstein_normed_error_bound": w_eps})
+    result = {"schema": schema, "keys": keys, "distributions": dist}
+    return SimilarityReport(result, normalize_weights(weights, result), list(p1.keys), "sketch", names)

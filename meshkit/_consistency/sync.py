@@ -1,0 +1,254 @@
+"""``sync``: bring a target product in line with a source through one Delta MERGE.
+
+The plan (inserts, updates, deletes, conflicts) is computed first with polars; nothing is
+written when the inputs are bad or, under ``policy="stop"``, when any row conflicts. What is
+written is one MERGE: one new version of the target, atomic, so a sync never half-applies.
+A second run with the same inputs finds nothing to do and writes nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError
+
+from meshkit._consistency._frames import as_frame, as_keys, check_keys
+from meshkit._errors import ConcurrentWriteError, ConsistencyError, SyncConflictError
+
+__all__ = ["POLICIES", "SyncResult", "sync", "plan_sync"]
+
+#: conflict policies: who wins when a key exists on both sides with different values.
+POLICIES = ("source_wins", "target_wins", "latest", "stop")
+_ACTION = "__meshkit_action"
+
+
+@dataclass
+class SyncResult:
+    """What :func:`sync` did.
+
+    Attributes
+    ----------
+    inserted, updated, deleted, conflicting : int
+        Rows inserted into / updated in / deleted from the target; rows whose key exists on
+        both sides with different values (whatever the policy did with them).
+    version_before, version : int
+        Target version before and after (equal when nothing was written).
+    conflicts : polars.DataFrame
+        The conflicting keys and, per key, which columns differ.
+    """
+
+    source: str
+    target: str
+    policy: str
+    inserted: int
+    updated: int
+    deleted: int
+    conflicting: int
+    version_before: int
+    version: int
+    conflicts: pl.DataFrame
+
+    @property
+    def written(self) -> bool:
+        """Whether a new version was committed."""
+        return self.version != self.version_before
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "target": self.target, "policy": self.policy,
+                "inserted": self.inserted, "updated": self.updated, "deleted": self.deleted,
+                "conflicting": self.conflicting, "version_before": self.version_before,
+                "version": self.version}
+
+    def __str__(self) -> str:
+        what = f"v{self.version_before} -> v{self.version}" if self.written else \
+            f"unchanged at v{self.version}"
+        return (f"sync {self.source} -> {self.target} ({self.policy}): inserted {self.inserted}, "
+                f"updated {self.updated}, deleted {self.deleted}, conflicting {self.conflicting}; "
+                f"{what}")
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        cells = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>"
+                        for k, v in self.to_dict().items())
+        return f"<table>{cells}</table>"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def plan_sync(source: pl.DataFrame, target: pl.DataFrame, on: list[str], *, policy: str,
+              timestamp: str | None = None,
+              names: tuple[str, str] = ("source", "target")) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Compute what a sync would do, without writing.
+
+    Returns ``(plan, conflicts)``: ``plan`` is the source (cast to the target's types, target
+    columns only) with an action column (``insert``, ``update`` or null), ``conflicts`` one
+    row per conflicting key with the differing columns. Raises on bad input.
+    """
+    if policy not in POLICIES:
+        raise ConsistencyError("unknown sync policy", where="policy", expected=f"one of {POLICIES}",
+                               found=repr(policy))
+    check_keys(source, on, where=names[0])
+    check_keys(target, on, where=names[1])
+    missing = [c for c in target.columns if c not in source.columns]
+    if missing:
+        raise ConsistencyError("the source lacks columns of the target", where=names[0],
+                               expected=f"columns {target.columns}", found=f"missing {missing}")
+    if policy == "latest":
+        if timestamp is None or timestamp not in target.columns:
+            raise ConsistencyError("policy 'latest' needs a timestamp column on both sides",
+                                   where="timestamp", expected=f"one of {target.columns}",
+                                   found=repr(timestamp))
+        if not (target.schema[timestamp].is_temporal() or target.schema[timestamp].is_numeric()):
+            raise ConsistencyError("the timestamp column is not a time", where=f"{names[1]}.{timestamp}",
+                                   expected="a date, datetime or number",
+                                   found=str(target.schema[timestamp]))
+        s_type, t_type = source.schema.get(timestamp), target.schema[timestamp]
+        if isinstance(s_type, pl.Datetime) and isinstance(t_type, pl.Datetime) \
+                and (s_type.time_zone is None) != (t_type.time_zone is None):
+            # a naive time against an aware one: which instant it means is a guess
+            raise ConsistencyError("the timestamp columns mix naive and time-zone-aware times",
+                                   where=f"{names[0]}.{timestamp}",
+                                   expected=f"{t_type} (the target's), or both naive or both aware",
+                                   found=str(s_type))
+    src = source.select(target.columns)
+    bad = []
+    casts = []
+    for c, t in target.schema.items():
+        if src.schema[c] != t:
+            try:
+                cast = src.get_column(c).cast(t, strict=True)
+            except Exception:  # noqa: BLE001 - polars raises several error types for casts
+                bad.append(f"{c} ({src.schema[c]} -> {t})")
+                continue
+            # a key must survive the cast exactly: polars truncates 1.5 to 1, which would
+            # match (and overwrite) another entity's row
+            if c in on and not cast.cast(src.schema[c]).eq_missing(src.get_column(c)).all():
+                bad.append(f"key {c} ({src.schema[c]} -> {t} changes values)")
+                continue
+            casts.append(pl.col(c).cast(t, strict=True))
+    if bad:
+        raise ConsistencyError("source columns cannot take the target's types", where=names[0],
+                               expected="values castable to the target's types",
+                               found=", ".join(bad))
+    src = src.with_columns(casts)
+    values = [c for c in target.columns if c not in on]
+    tgt = target.select([*on, *[pl.col(c).alias(f"{c}__t") for c in values]])
+    joined = src.join(tgt.with_columns(pl.lit(True).alias("__in_t")), on=on, how="left")
+    in_t = pl.col("__in_t").fill_null(False)
+    diffs = [~pl.col(c).eq_missing(pl.col(f"{c}__t")) for c in values]
+    differs = pl.any_horizontal(diffs) if diffs else pl.lit(False)
+    joined = joined.with_columns((in_t & differs).alias("__conflict"),
+                                 pl.concat_list([pl.when(d).then(pl.lit(c)) for c, d in zip(values, diffs)])
+                                 .list.drop_nulls().alias("__changed") if diffs
+                                 else pl.lit([], pl.List(pl.Utf8)).alias("__changed"))
+    if policy == "source_wins":
+        update = pl.col("__conflict")
+    elif policy == "latest":
+        s_ts, t_ts = pl.col(timestamp), pl.col(f"{timestamp}__t")
+        newer = s_ts.is_not_null() & (t_ts.is_null() | (s_ts > t_ts))
+        update = pl.col("__conflict") & newer.fill_null(False)
+    else:
+        update = pl.lit(False)
+    joined = joined.with_columns(
+        pl.when(~in_t).then(pl.lit("insert")).when(update).then(pl.lit("update"))
+        .otherwise(pl.lit(None, pl.Utf8)).alias(_ACTION))
+    conflicts = joined.filter(pl.col("__conflict")).select(
+        [*on, pl.col("__changed").list.join(", ").alias("columns"),
+         pl.col(_ACTION).eq("update").fill_null(False).alias("source_applied")]).sort(on)
+    plan = joined.select([*target.columns, _ACTION])
+    return plan, conflicts
+
+
+def sync(store, source, target: str, *, on, policy: str = "source_wins",
+         timestamp: str | None = None, delete_missing: bool = False) -> SyncResult:
+    """Bring ``target`` in line with ``source`` through one Delta MERGE.
+
+    Parameters
+    ----------
+    store : ProductStore
+        Holds the target (and the source when it is a name).
+    source : str or polars.DataFrame
+        The source product's name in ``store``, or its rows.
+    target : str
+        The target product's name in ``store``.
+    on : str or list of str
+        Entity keys (present, non-null and unique on both sides).
+    policy : {"source_wins", "target_wins", "latest", "stop"}
+        For keys on both sides with different values: take the source row; keep the target
+        row; take the row with the later ``timestamp`` (ties keep the target); or raise
+        :class:`~meshkit._errors.SyncConflictError` listing the conflicts, writing nothing.
+        Source keys missing from the target are inserted under every policy.
+    timestamp : str, optional
+        The column ``"latest"`` compares.
+    delete_missing : bool
+        Also delete target rows whose key is not in the source.
+
+    Returns
+    -------
+    SyncResult
+        Counts, conflicts, and the target version before and after.
+
+    Examples
+    --------
+    >>> import tempfile, polars as pl
+    >>> from meshkit._store import ProductStore
+    >>> store = ProductStore(tempfile.mkdtemp())
+    >>> _ = store.publish("src", pl.DataFrame({"id": [1, 2, 3], "v": ["a", "b", "c"]}))
+    >>> _ = store.publish("copy", pl.DataFrame({"id": [1, 2], "v": ["a", "x"]}))
+    >>> r = sync(store, "src", "copy", on="id")
+    >>> r.inserted, r.updated, r.conflicting, r.version
+    (1, 1, 1, 1)
+    >>> sync(store, "src", "copy", on="id").written
+    False
+    """
+    on = as_keys(on)
+    src_name = source if isinstance(source, str) else "source"
+    src = as_frame(store.read(source) if isinstance(source, str) else source, where=src_name)
+    before = store.latest_version(target)
+    table = DeltaTable(store.table_uri(target), version=before)
+    tgt = pl.read_delta(table)
+    plan, conflicts = plan_sync(src, tgt, on, policy=policy, timestamp=timestamp,
+                                names=(src_name, target))
+    if policy == "stop" and conflicts.height:
+        raise SyncConflictError(f"{conflicts.height} conflicting row(s); nothing was written",
+                                where=f"sync {src_name} -> {target}",
+                                expected="no key with different values on both sides",
+                                found=f"{conflicts.height} conflict(s), e.g. "
+                                      f"{conflicts.row(0, named=True)}",
+                                conflicts=conflicts)
+    counts = plan.group_by(_ACTION).len()
+    count = dict(zip(counts[_ACTION].to_list(), counts["len"].to_list()))
+    inserted, updated = int(count.get("insert", 0)), int(count.get("update", 0))
+    deleted = tgt.join(plan.select(on), on=on, how="anti").height if delete_missing else 0
+    result = SyncResult(src_name, target, policy, inserted, updated, deleted, conflicts.height,
+                        before, before, conflicts)
+    if inserted + updated + deleted == 0:
+        return result
+    if not delete_missing:  # unchanged source rows are not needed by the MERGE
+        plan = plan.filter(pl.col(_ACTION).is_not_null())
+    predicate = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in on)
+    columns = {_quote(c): f"s.{_quote(c)}" for c in tgt.columns}
+    meta = {"meshkit.sync": json.dumps({"source": src_name, "policy": policy, "on": on})}
+    merger = table.merge(
+        source=plan.to_arrow(), predicate=predicate, source_alias="s", target_alias="t",
+        commit_properties=CommitProperties(custom_metadata=meta, max_commit_retries=0),
+    ).when_matched_update(updates=columns, predicate=f"s.{_ACTION} = 'update'") \
+     .when_not_matched_insert(updates=columns, predicate=f"s.{_ACTION} = 'insert'")
+    if delete_missing:
+        merger = merger.when_not_matched_by_source_delete()
+    try:
+        merger.execute()
+    except CommitFailedError as exc:
+        raise ConcurrentWriteError("another writer committed to the target during the sync; "
+                                   "nothing was changed", where=f"product {target!r}",
+                                   expected=f"version {before} to still be the latest",
+                                   found=str(exc).split("\n")[0]) from exc
+    result.version = store.latest_version(target)
+    return result

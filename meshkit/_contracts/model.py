@@ -1,0 +1,422 @@
+"""The data contract: meshkit's subset of the Open Data Contract Standard (ODCS) v3.1.
+
+A data product carries one contract, with one schema object (the product's table) whose
+properties are its columns. :class:`DataContract` is an immutable value: read it with
+:meth:`DataContract.from_dict` / :meth:`DataContract.from_yaml`, write it back with
+:meth:`DataContract.to_dict` / :meth:`DataContract.to_yaml`. What meshkit writes is plain
+ODCS and validates against the standard's JSON Schema; fields meshkit does not act upon
+(descriptions, tags, team, servers...) are kept verbatim, so nothing is lost on a round trip.
+
+The supported subset (anything else is rejected with its field path, see
+:mod:`meshkit._contracts.parse`):
+
+* top level: ``apiVersion: v3.1.0``, ``kind: DataContract``, ``id``, ``version``, ``status``,
+  ``name`` and exactly one ``schema`` object;
+* property: ``name``, ``logicalType`` (string, integer, number, boolean, date, timestamp,
+  time, object, array), ``required``, ``unique``, ``primaryKey``, ``primaryKeyPosition``,
+  ``classification`` (``pii`` columns are masked in reports), ``logicalTypeOptions``
+  (``minimum``, ``maximum``, ``exclusiveMinimum``, ``exclusiveMaximum``, ``multipleOf`` for
+  numbers and integers; ``minimum``... as ISO strings for date, timestamp and time;
+  ``minLength``, ``maxLength``, ``pattern`` for strings);
+* quality rules (``type: library``, or ``text`` which is kept but not run): metrics
+  ``nullValues``, ``missingValues``, ``invalidValues`` (``validValues`` and/or ``pattern``),
+  ``duplicateValues`` on a property; ``rowCount`` and ``duplicateValues`` (``properties``) on
+  the schema object; one operator each, ``unit`` ``rows`` (default) or ``percent``.
+
+Operators compare the metric (a row count, or a percentage of rows) with the threshold:
+``mustBe`` (=), ``mustNotBe`` (≠), ``mustBeGreaterThan`` (>), ``mustBeGreaterOrEqualTo``
+(≥), ``mustBeLessThan`` (<), ``mustBeLessOrEqualTo`` (≤), ``mustBeBetween: [a, b]`` and
+``mustNotBeBetween: [a, b]``.
+
+Bounds in ``logicalTypeOptions`` follow JSON Schema: ``minimum``/``maximum`` are inclusive,
+the ``exclusive*`` variants strict; nulls never break a bound, a length or a pattern (use
+``required`` or ``nullValues`` for them). A timestamp bound without a time zone is read in
+the column's zone. ``pattern`` is a search, as in JSON Schema (anchor it with ``^...$``), run
+by polars' regex engine (no look-around or back-references); it is compiled when the
+contract is read. Duplicates in one column ignore nulls (like SQL ``UNIQUE``); across
+several ``properties`` a row is a duplicate when every value, nulls included, repeats.
+Every row of a repeated value counts.
+
+**"Between" is exclusive at both ends**, as the standard defines it ("``mustBeBetween`` is
+the equivalent to ``mustBeGreaterThan`` and ``mustBeLessThan``"): ``mustBeBetween: [0, 10]``
+passes for 1 ... 9 rows and fails for 0 and 10; ``mustNotBeBetween: [a, b]`` is its
+complement (passes when the value is ≤ a or ≥ b).
+
+Examples
+--------
+>>> contract = DataContract.from_dict({
+...     "apiVersion": "v3.1.0", "kind": "DataContract", "id": "orders", "version": "1.0.0",
+...     "status": "active",
+...     "schema": [{"name": "orders", "properties": [
+...         {"name": "order_id", "logicalType": "integer", "primaryKey": True},
+...         {"name": "email", "logicalType": "string", "classification": "pii"}]}]})
+>>> contract.columns, contract.primary_key, contract.pii_columns
+(['order_id', 'email'], ['order_id'], ['email'])
+>>> contract.to_dict()["schema"][0]["properties"][0]
+{'name': 'order_id', 'logicalType': 'integer', 'primaryKey': True}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from meshkit._files import atomic_write_text
+from meshkit._errors import ContractError
+
+__all__ = ["DataContract", "ContractProperty", "QualityRule", "OPERATORS", "METRICS"]
+
+#: ODCS comparison operators and their symbols (``between`` is exclusive, see module doc).
+OPERATORS: dict[str, str] = {
+    "mustBe": "=",
+    "mustNotBe": "!=",
+    "mustBeGreaterThan": ">",
+    "mustBeGreaterOrEqualTo": ">=",
+    "mustBeLessThan": "<",
+    "mustBeLessOrEqualTo": "<=",
+    "mustBeBetween": "in (a, b)",
+    "mustNotBeBetween": "not in (a, b)",
+}
+
+#: ODCS library metrics meshkit runs, and the level each may appear at.
+METRICS: dict[str, tuple[str, ...]] = {
+    "nullValues": ("property",),
+    "missingValues": ("property",),
+    "invalidValues": ("property",),
+    "duplicateValues": ("property", "schema"),
+    "rowCount": ("schema",),
+}
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    """One ODCS quality rule: a library ``metric`` compared with one operator.
+
+    Parameters
+    ----------
+    metric : str or None
+        ``nullValues``, ``missingValues``, ``invalidValues``, ``duplicateValues`` or
+        ``rowCount``; ``None`` for a ``type: text`` rule, which is kept but never run.
+    operator : str or None
+        One of :data:`OPERATORS`.
+    threshold : float or tuple of float or None
+        The value compared with; a ``(low, high)`` pair for the ``between`` operators.
+    unit : str
+        ``"rows"`` (a count) or ``"percent"`` (of all rows).
+    arguments : dict
+        The metric's ODCS ``arguments`` (``validValues``, ``pattern``, ``missingValues``,
+        ``properties``), as written.
+    extra : dict
+        Every other ODCS key of the rule, kept verbatim (``name``, ``description``,
+        ``severity``, ``dimension``, ``type``...).
+
+    Examples
+    --------
+    >>> rule = QualityRule("nullValues", "mustBeLessThan", 5)
+    >>> rule.passes(4), rule.passes(5), rule.describe()
+    (True, False, 'nullValues < 5 rows')
+    >>> QualityRule("rowCount", "mustBeBetween", (0, 10)).passes(10)
+    False
+    """
+
+    metric: str | None
+    operator: str | None = None
+    threshold: Any = None
+    unit: str = "rows"
+    arguments: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def severity(self) -> str:
+        """``severity`` as written, ``"error"`` when absent; only errors fail a report."""
+        return str(self.extra.get("severity", "error"))
+
+    @property
+    def label(self) -> str | None:
+        """The rule's ODCS ``name`` or ``id``, if it has one."""
+        return self.extra.get("name") or self.extra.get("id")
+
+    def passes(self, value: float) -> bool:
+        """Compare a measured metric with the threshold (``between`` is exclusive)."""
+        op, t = self.operator, self.threshold
+        if op == "mustBe":
+            return value == t
+        if op == "mustNotBe":
+            return value != t
+        if op == "mustBeGreaterThan":
+            return value > t
+        if op == "mustBeGreaterOrEqualTo":
+            return value >= t
+        if op == "mustBeLessThan":
+            return value < t
+        if op == "mustBeLessOrEqualTo":
+            return value <= t
+        if op == "mustBeBetween":
+            return t[0] < value < t[1]
+        if op == "mustNotBeBetween":
+            return value <= t[0] or value >= t[1]
+        raise ContractError("unknown operator", expected=", ".join(OPERATORS), found=op)
+
+    def describe(self) -> str:
+        """A short human reading of the rule, e.g. ``invalidValues < 5 rows``."""
+        if self.metric is None:
+            return "text"
+        unit = "%" if self.unit == "percent" else " rows"
+        t = self.threshold
+        if self.operator in ("mustBeBetween", "mustNotBeBetween"):
+            word = "in" if self.operator == "mustBeBetween" else "not in"
+            return f"{self.metric} {word} ({_num(t[0])}, {_num(t[1])}){unit}"
+        return f"{self.metric} {OPERATORS[self.operator]} {_num(t)}{unit}"
+
+    def to_dict(self) -> dict:
+        """The rule as plain ODCS."""
+        out: dict[str, Any] = {}
+        if "type" in self.extra:
+            out["type"] = self.extra["type"]
+        if self.metric is not None:
+            out["metric"] = self.metric
+            if self.arguments:
+                out["arguments"] = _plain(self.arguments)
+            value = self.threshold
+            out[self.operator] = list(value) if isinstance(value, tuple) else value
+            if self.unit != "rows" or "unit" in self.extra:
+                out["unit"] = self.unit
+        out.update({k: _plain(v) for k, v in self.extra.items() if k not in ("type", "unit")})
+        return out
+
+
+@dataclass(frozen=True)
+class ContractProperty:
+    """One column of a data product, as its contract describes it.
+
+    Parameters
+    ----------
+    name : str
+        The column name.
+    logical_type : str
+        An ODCS logical type (see :mod:`meshkit._contracts.types`).
+    required, unique, primary_key : bool
+        ODCS ``required`` (no nulls), ``unique`` and ``primaryKey``.
+    primary_key_position : int or None
+        ODCS ``primaryKeyPosition`` (1-based) for composite keys.
+    classification : str or None
+        ODCS ``classification``; ``"pii"`` values never appear in quality reports.
+    options : dict
+        ODCS ``logicalTypeOptions`` as written (``minimum``, ``maxLength``, ``pattern``...).
+    quality : tuple of QualityRule
+        The property's quality rules.
+    extra : dict
+        Every other ODCS key, kept verbatim (``description``, ``tags``...).
+
+    Examples
+    --------
+    >>> p = ContractProperty("email", "string", classification="PII")
+    >>> p.is_pii, p.to_dict()
+    (True, {'name': 'email', 'logicalType': 'string', 'classification': 'PII'})
+    """
+
+    name: str
+    logical_type: str
+    required: bool = False
+    unique: bool = False
+    primary_key: bool = False
+    primary_key_position: int | None = None
+    classification: str | None = None
+    options: dict = field(default_factory=dict)
+    quality: tuple[QualityRule, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_pii(self) -> bool:
+        """Whether the column is classified ``pii`` (case-insensitive)."""
+        return (self.classification or "").lower() == "pii"
+
+    def to_dict(self) -> dict:
+        """The property as plain ODCS."""
+        out: dict[str, Any] = {"name": self.name, "logicalType": self.logical_type}
+        if self.options:
+            out["logicalTypeOptions"] = _plain(self.options)
+        for key, value in (("required", self.required), ("unique", self.unique),
+                           ("primaryKey", self.primary_key)):
+            if value:
+                out[key] = True
+        if self.primary_key_position is not None:
+            out["primaryKeyPosition"] = self.primary_key_position
+        if self.classification is not None:
+            out["classification"] = self.classification
+        out.update(_plain(self.extra))
+        if self.quality:
+            out["quality"] = [rule.to_dict() for rule in self.quality]
+        return out
+
+
+@dataclass(frozen=True)
+class DataContract:
+    """An ODCS v3.1 data contract for one data product (one table).
+
+    Build it with :meth:`from_dict` or :meth:`from_yaml` (which check the supported subset),
+    or with :func:`meshkit._contracts.infer_contract` from a frame.
+
+    Parameters
+    ----------
+    id, version, status : str
+        ODCS ``id``, ``version`` and ``status``.
+    table : str
+        The name of the schema object (the product's table).
+    properties : tuple of ContractProperty
+        The columns, in contract order.
+    quality : tuple of QualityRule
+        Schema-level rules (``rowCount``, multi-column ``duplicateValues``).
+    contract_name : str or None
+        ODCS top-level ``name``; :attr:`name` falls back to ``table``.
+    api_version : str
+        Always ``"v3.1.0"``.
+    extra, table_extra : dict
+        Other top-level and schema-object ODCS keys, kept verbatim.
+
+    Examples
+    --------
+    >>> c = DataContract(id="t", version="1", status="draft", table="t",
+    ...                  properties=(ContractProperty("x", "number"),))
+    >>> c.name, c.property("x").logical_type
+    ('t', 'number')
+    """
+
+    id: str
+    version: str
+    status: str
+    table: str
+    properties: tuple[ContractProperty, ...] = ()
+    quality: tuple[QualityRule, ...] = ()
+    contract_name: str | None = None
+    api_version: str = "v3.1.0"
+    extra: dict = field(default_factory=dict)
+    table_extra: dict = field(default_factory=dict)
+
+    # ---- reading ---------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Any, where: str | None = None) -> DataContract:
+        """Read a contract from a parsed ODCS document.
+
+        Parameters
+        ----------
+        data : dict
+            The ODCS document (as loaded from YAML or JSON).
+        where : str, optional
+            Where it came from (a file name); prefixed to the field path in errors.
+
+        Raises
+        ------
+        ContractError
+            Malformed, or outside meshkit's subset; the message names the field path,
+            e.g. ``orders.yaml: schema[0].properties[2].logicalType``.
+
+        Examples
+        --------
+        >>> DataContract.from_dict({"kind": "DataContract"}, where="x.yaml")
+        Traceback (most recent call last):
+        ...
+        meshkit._errors.ContractError: x.yaml: apiVersion: a required field is missing (expected v3.1.0)
+        """
+        from meshkit._contracts.parse import parse_contract
+
+        return parse_contract(data, where)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> DataContract:
+        """Read a contract from a YAML file.
+
+        Errors name the file and the field path; malformed YAML also its line and column.
+        """
+        from meshkit._contracts.parse import load_yaml
+
+        return cls.from_dict(load_yaml(path), where=str(path))
+
+    # ---- writing ---------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The contract as a plain ODCS v3.1 document (JSON-ready, schema-valid)."""
+        out: dict[str, Any] = {"apiVersion": self.api_version, "kind": "DataContract",
+                               "id": self.id}
+        if self.contract_name is not None:
+            out["name"] = self.contract_name
+        out["version"] = self.version
+        out["status"] = self.status
+        out.update(_plain(self.extra))
+        table: dict[str, Any] = {"name": self.table, **_plain(self.table_extra),
+                                 "properties": [p.to_dict() for p in self.properties]}
+        if self.quality:
+            table["quality"] = [rule.to_dict() for rule in self.quality]
+        out["schema"] = [table]
+        return out
+
+    def to_yaml(self, path: str | os.PathLike | None = None) -> str:
+        """Write the contract as ODCS YAML; return the text.
+
+        The file is written atomically (a temporary file renamed over ``path``), so a
+        failed write never leaves half a contract behind.
+        """
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        if path is not None:
+            atomic_write_text(path, text)
+        return text
+
+    # ---- looking inside --------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """ODCS top-level ``name``, else the schema object's name."""
+        return self.contract_name or self.table
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names, in contract order."""
+        return [p.name for p in self.properties]
+
+    @property
+    def primary_key(self) -> list[str]:
+        """Primary-key columns, ordered by ``primaryKeyPosition`` then contract order."""
+        keyed = [(p.primary_key_position or 0, i, p.name)
+                 for i, p in enumerate(self.properties) if p.primary_key]
+        return [name for _, _, name in sorted(keyed)]
+
+    @property
+    def pii_columns(self) -> list[str]:
+        """Columns classified ``pii``."""
+        return [p.name for p in self.properties if p.is_pii]
+
+    def __repr__(self) -> str:
+        return (f"DataContract(id={self.id!r}, version={self.version!r}, "
+                f"status={self.status!r}, columns={self.columns!r})")
+
+    def property(self, name: str) -> ContractProperty:
+        """The property of column ``name``.
+
+        Defined last in the class body, so that it does not shadow the ``property``
+        builtin used above.
+
+        Raises
+        ------
+        ContractError
+            When the contract has no such column.
+        """
+        for prop in self.properties:
+            if prop.name == name:
+                return prop
+        raise ContractError("no such column in the contract", where=f"contract {self.id!r}",
+                            expected=f"one of {self.columns}", found=repr(name))
+
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _plain(value: Any) -> Any:
+    """Deep-copy a JSON-ready value (so a to_dict() result never aliases the contract)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,180 @@
+"""One error tree for meshkit.
+
+Every error meshkit raises on purpose is a :class:`MeshkitError`, so a notebook or a
+scheduler can catch the whole family at once, and each message says what was expected,
+what was found, and where (a file, a field path, a domain, a product)::
+
+    MeshkitError
+    ├── SpecError                 a mesh spec or a data contract is malformed
+    │   └── ContractError         a contract outside the supported ODCS v3.1 subset
+    ├── DataError                 a frame or a file does not fit what its contract says
+    │   └── QualityError          a product failed its contract and was not published
+    ├── StoreError                the Delta Lake product store refused an operation
+    │   └── ConcurrentWriteError  another writer committed first; nothing was changed
+    ├── FederationError           bad parameters, shapes or weights for aggregation/rounds
+    │   └── NotEnoughDomainsError fewer domains answered than the round needs
+    ├── ConsistencyError          products cannot be compared as asked
+    │   └── SyncConflictError     a sync met conflicts under the "stop" policy
+    ├── SecurityError             the security model refused or could not decide
+    │   ├── AuthenticationError   a token or key that does not prove who the caller is
+    │   ├── AuthorizationError    the caller may not do this to this product
+    │   ├── IntegrityError        a ciphertext, a key or an audit log was tampered with
+    │   └── PolicyError           a policy file or grant is malformed
+    └── RunError                  the notebook chain could not run or a notebook failed
+        └── ParameterError        unknown parameter names or badly typed values
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MeshkitError",
+    "SpecError",
+    "ContractError",
+    "DataError",
+    "QualityError",
+    "StoreError",
+    "ConcurrentWriteError",
+    "FederationError",
+    "NotEnoughDomainsError",
+    "ConsistencyError",
+    "SyncConflictError",
+    "SecurityError",
+    "AuthenticationError",
+    "AuthorizationError",
+    "IntegrityError",
+    "PolicyError",
+    "RunError",
+    "ParameterError",
+]
+
+
+class MeshkitError(Exception):
+    """Base of every error meshkit raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, in one sentence.
+    where : str, optional
+        The place at fault: a file path, a field path such as
+        ``schema[0].properties[2].logicalType``, a domain or a product name.
+    expected, found : object, optional
+        What meshkit expected there and what it found instead.
+
+    Examples
+    --------
+    >>> err = SpecError("unknown logical type", where="schema[0].properties[1].logicalType",
+    ...                 expected="one of string, integer", found="'text'")
+    >>> str(err)
+    "schema[0].properties[1].logicalType: unknown logical type (expected one of string, integer; found 'text')"
+    """
+
+    def __init__(self, message: str, *, where: str | None = None,
+                 expected: object = None, found: object = None) -> None:
+        self.message = message
+        self.where = where
+        self.expected = expected
+        self.found = found
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        details = []
+        if self.expected is not None:
+            details.append(f"expected {self.expected}")
+        if self.found is not None:
+            details.append(f"found {self.found}")
+        if details:
+            text += f" ({'; '.join(details)})"
+        return text
+
+
+class SpecError(MeshkitError):
+    """A mesh spec or a data contract is malformed (bad YAML, missing or mistyped field)."""
+
+
+class ContractError(SpecError):
+    """A data contract uses something outside meshkit's ODCS v3.1 subset, or is malformed."""
+
+
+class DataError(MeshkitError):
+    """Data does not fit: a missing file, an empty product, columns or types unlike the contract."""
+
+
+class QualityError(DataError):
+    """A product failed its contract's checks and was not published.
+
+    The failing :class:`~meshkit._contracts.QualityReport` is kept on ``report``.
+    """
+
+    def __init__(self, message: str, *, report=None, **kwargs) -> None:
+        self.report = report
+        super().__init__(message, **kwargs)
+
+
+class StoreError(MeshkitError):
+    """The product store refused an operation (unknown product, version or timestamp...)."""
+
+
+class ConcurrentWriteError(StoreError):
+    """Another writer committed to the same product first; this write changed nothing."""
+
+
+class FederationError(MeshkitError):
+    """Bad inputs to federated learning: shapes, counts, weights, non-finite parameters."""
+
+
+class NotEnoughDomainsError(FederationError):
+    """Fewer domains answered a round than ``min_available``; the run stopped."""
+
+
+class ConsistencyError(MeshkitError):
+    """Two products cannot be compared or synced as asked (no shared columns, bad keys...)."""
+
+
+class SyncConflictError(ConsistencyError):
+    """A sync under the ``"stop"`` policy met conflicting rows; nothing was written.
+
+    The conflicting rows are kept on ``conflicts`` (a polars DataFrame).
+    """
+
+    def __init__(self, message: str, *, conflicts=None, **kwargs) -> None:
+        self.conflicts = conflicts
+        super().__init__(message, **kwargs)
+
+
+class SecurityError(MeshkitError):
+    """The security model refused an operation or could not reach a decision."""
+
+
+class AuthenticationError(SecurityError):
+    """A token or key does not prove who the caller is (forged, expired, wrong audience...)."""
+
+
+class AuthorizationError(SecurityError):
+    """The caller is not allowed this action on this product; the decision is kept on ``decision``."""
+
+    def __init__(self, message: str, *, decision=None, **kwargs) -> None:
+        self.decision = decision
+        super().__init__(message, **kwargs)
+
+
+class IntegrityError(SecurityError):
+    """A ciphertext, a wrapped key or an audit log failed its integrity check."""
+
+
+class PolicyError(SecurityError):
+    """A policy file or a grant is malformed or names things that do not exist."""
+
+
+class RunError(MeshkitError):
+    """The notebook chain could not run, or a notebook failed (its name and cell are named).
+
+    When a notebook failed, :func:`meshkit.tutorial.chain.run_chain` also sets ``notebook`` (its
+    name), ``cell`` (the execution count of the failing cell, or ``None``) and ``output``
+    (the executed notebook kept in the run directory).
+    """
+
+
+class ParameterError(RunError):
+    """Unknown notebook parameter names or values of the wrong type; nothing was run."""

@@ -1,0 +1,45 @@
+"""Federated learning across the mesh's domains: ``theta = aggregate(theta_1, ..., theta_n)``.
+
+Small modules with one job each:
+
+* :mod:`~meshkit._federation.aggregation` -- the aggregation rules (FedAvg, mean, median, trimmed
+  mean, Krum, Multi-Krum, Bulyan), vectorized over the stacked parameters;
+* :mod:`~meshkit._federation.strategies` -- server strategies, including the stateful server
+  optimizers FedAvgM, FedAdam, FedYogi, FedAdagrad, and FedProx;
+* :mod:`~meshkit._federation.models` and :mod:`~meshkit._federation.recommender` -- numpy models
+  (logistic and linear regression, an MLP, matrix factorization);
+* :mod:`~meshkit._federation.partition`, :mod:`~meshkit._federation.synthetic`,
+  :mod:`~meshkit._federation.data` -- splitting data into domains, Synthetic(alpha, beta),
+  scenario glue;
+* :mod:`~meshkit._federation.rounds` and :mod:`~meshkit._federation.baselines` -- the round loop
+  and the centralized / local-only references.
+"""
+
+from meshkit._federation.aggregation import METHODS, aggregate, aggregate_matrix, krum_scores, pairwise_sq_distances
+from meshkit._federation.baselines import LocalResult, train_centralized, train_local
+from meshkit._federation.data import DomainData, federated_standardize, from_arrays, pool
+from meshkit._federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse, roc_auc
+from meshkit._federation.models import (MODELS, LinearRegression, LogisticRegression, MLPClassifier, Model,
+                                       make_model)
+from meshkit._federation.partition import dirichlet_partition, iid_partition, natural_partition
+from meshkit._federation.privacy import DPFedAvg, clip_updates, dp_epsilon
+from meshkit._federation.recommender import MatrixFactorization, leave_one_out
+from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
+from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian,
+                                           FedProx, FedTrimmedAvg, FedYogi, Krum, Strategy, get_strategy)
+from meshkit._federation.synthetic import synthetic
+
+__all__ = [
+    "aggregate", "aggregate_matrix", "krum_scores", "pairwise_sq_distances", "METHODS",
+    "Strategy", "FedAvg", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "Bulyan",
+    "FedAvgM", "FedAdam", "FedYogi", "FedAdagrad", "STRATEGIES", "get_strategy",
+    "Model", "LogisticRegression", "LinearRegression", "MLPClassifier", "MatrixFactorization",
+    "MODELS", "make_model",
+    "log_loss", "accuracy", "roc_auc", "rmse", "hit_rate_ndcg",
+    "iid_partition", "dirichlet_partition", "natural_partition", "synthetic",
+    "DomainData", "federated_standardize", "from_arrays", "pool",
+    "leave_one_out",
+    "DomainClient", "History", "run_federated", "weighted_metrics",
+    "DPFedAvg", "clip_updates", "dp_epsilon",
+    "LocalResult", "train_centralized", "train_local",
+]

@@ -1,0 +1,104 @@
+"""Per-domain datasets: the glue between scenarios and federated training.
+
+A :class:`DomainData` holds one domain's train/test split; :func:`from_arrays` builds them
+from ``(X, y)`` pairs (seeded splits) and :func:`federated_standardize` standardizes them with
+federated statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from meshkit._errors import FederationError
+
+__all__ = ["DomainData", "federated_standardize", "pool", "from_arrays"]
+
+
+@dataclass(repr=False)
+class DomainData:
+    """One domain's local data: train and test features and labels.
+
+    For matrix factorization ``X_*`` are ``(user, item)`` pairs and ``y_test`` the sampled
+    negatives of each held-out pair (``y_train`` is unused).
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_train(self) -> int:
+        return len(self.X_train)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.X_test)
+
+    def __repr__(self) -> str:
+        return f"DomainData({self.name!r}, train={self.n_train}, test={self.n_test})"
+
+
+def _split(n: int, test_size: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    order = rng.permutation(n)
+    n_test = max(1, int(round(test_size * n)))
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def from_arrays(parts, *, names=None, test_size: float = 0.25, seed: int = 0) -> dict[str, DomainData]:
+    """Split ``(X, y)`` pairs, one per domain, into seeded train/test sets.
+
+    Examples
+    --------
+    >>> d = from_arrays([(np.zeros((8, 2)), np.zeros(8))], names=["a"], test_size=0.25)
+    >>> d["a"]
+    DomainData('a', train=6, test=2)
+    """
+    if not 0 < test_size < 1:
+        raise FederationError("test_size is a fraction", where="test_size",
+                              expected="0 < test_size < 1", found=repr(test_size))
+    names = list(names) if names is not None else [f"domain_{i}" for i in range(len(parts))]
+    out = {}
+    for i, (name, (X, y)) in enumerate(zip(names, parts)):
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+        if len(X) < 2:
+            raise FederationError("a domain needs at least two rows to split", where=f"domain {name!r}",
+                                  expected=">= 2 rows", found=f"{len(X)}")
+        tr, te = _split(len(X), test_size, np.random.default_rng([seed, i]))
+        out[name] = DomainData(name, X[tr], y[tr], X[te], y[te])
+    return out
+
+
+def federated_standardize(datasets: dict[str, DomainData]) -> tuple[np.ndarray, np.ndarray]:
+    """Standardize every domain with the pooled mean and deviation of the training sets.
+
+    Each domain shares only ``(n, sum, sum of squares)`` per feature, the sufficient
+    statistics a server needs; raw rows never leave the domain. Modifies ``datasets`` in
+    place and returns ``(mean, std)``.
+    """
+    stats = np.array([[d.n_train, *d.X_train.sum(0), *(d.X_train ** 2).sum(0)] for d in datasets.values()])
+    n = stats[:, 0].sum()
+    k = (stats.shape[1] - 1) // 2
+    mean = stats[:, 1:1 + k].sum(0) / n
+    std = np.sqrt(np.maximum(stats[:, 1 + k:].sum(0) / n - mean ** 2, 0.0))
+    std[std == 0] = 1.0
+    for d in datasets.values():
+        d.X_train = (d.X_train - mean) / std
+        d.X_test = (d.X_test - mean) / std
+    return mean, std
+
+
+def pool(datasets: dict[str, DomainData]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate every domain's training data: the centralized reference.
+
+    Examples
+    --------
+    >>> d = from_arrays([(np.ones((4, 1)), np.ones(4)), (np.zeros((4, 1)), np.zeros(4))])
+    >>> pool(d)[0].shape
+    (6, 1)
+    """
+    return (np.concatenate([d.X_train for d in datasets.values()]),
+            np.concatenate([d.y_train for d in datasets.values()]))

@@ -1,0 +1,510 @@
+"""The mesh model: domains own data products; products have owners, contracts and consumers.
+
+A mesh is described by a **mesh spec**, a YAML file that a person writes by hand and that
+meshkit writes back in the same layout::
+
+    my_mesh/
+      mesh.yaml                 domains, owners, products, consumers
+      contracts/<product>.yaml  one ODCS v3.1 data contract per product
+      samples/<file>.csv        optional source files (CSV or Parquet) the products point at
+
+``mesh.yaml`` looks like this (paths are relative to the spec file)::
+
+    apiVersion: meshkit/v1
+    kind: Mesh
+    name: retail
+    description: A web shop.
+    domains:
+    - name: orders
+      owner: orders-team@shop.example.org
+      description: Order management.
+      products:
+      - name: purchases
+        description: One row per order line.
+        contract: contracts/purchases.yaml
+        source: samples/purchases.csv        # optional; .csv or .parquet
+        consumers: [clickstream, catalog]    # names of domains of this mesh
+
+Product names are unique across the mesh. Every problem in a spec is a
+:class:`~meshkit._errors.SpecError` naming the file, the line and the field path (a missing
+or unsupported source file is a :class:`~meshkit._errors.DataError`).
+
+The file format itself (YAML with line numbers, the schema check, spec <-> mesh conversion,
+reading source files) lives in the private module :mod:`meshkit._mesh_spec`;
+:meth:`Mesh.load`, :meth:`Mesh.save`, :meth:`Mesh.to_spec` and :meth:`Mesh.read_source`
+delegate to it.
+
+Examples
+--------
+>>> from meshkit._contracts import DataContract
+>>> contract = DataContract.from_dict({"apiVersion": "v3.1.0", "kind": "DataContract",
+...     "id": "purchases", "version": "1.0.0", "status": "active",
+...     "schema": [{"name": "purchases", "properties": [
+...         {"name": "order_id", "logicalType": "string", "primaryKey": True}]}]})
+>>> mesh = Mesh("shop", [
+...     Domain("orders", "orders@shop.example.org",
+...            [DataProduct("purchases", contract, consumers=["catalog"])]),
+...     Domain("catalog", "catalog@shop.example.org")])
+>>> mesh.product("purchases").domain, mesh.product("purchases").owner
+('orders', 'orders@shop.example.org')
+>>> print(mesh)
+Mesh shop: 2 domains, 1 product
+├── orders  (owner orders@shop.example.org)
+│   └── purchases  [1 column]  -> catalog
+└── catalog  (owner catalog@shop.example.org)
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from meshkit._errors import DataError, SpecError
+
+__all__ = ["Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS"]
+
+#: The spec's file name inside a mesh folder.
+SPEC_FILE = "mesh.yaml"
+#: The ``apiVersion`` meshkit reads and writes.
+SPEC_API_VERSION = "meshkit/v1"
+#: Source file suffixes meshkit reads, and their formats.
+SOURCE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet"}
+
+_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
+_NAME_HELP = "a name of letters, digits, '_' or '-', starting with a letter"
+
+
+# =========================================================================== model
+
+
+class DataProduct:
+    """A data product: a table a domain owns and publishes under a contract.
+
+    Parameters
+    ----------
+    name : str
+        Unique across the mesh.
+    contract : meshkit._contracts.DataContract
+        The product's ODCS contract.
+    description : str
+        What the product holds.
+    owner : str, optional
+        The owning team; defaults to the domain's owner.
+    consumers : iterable of str
+        Names of the domains that consume the product.
+    source : str or Path, optional
+        A CSV or Parquet file holding the product's data (see :meth:`Mesh.read_source`).
+
+    Examples
+    --------
+    >>> from meshkit._contracts import DataContract
+    >>> c = DataContract.from_dict({"apiVersion": "v3.1.0", "kind": "DataContract",
+    ...     "id": "items", "version": "1.0.0", "status": "active", "schema": [{"name": "items",
+    ...     "properties": [{"name": "item_id", "logicalType": "integer"}]}]})
+    >>> DataProduct("items", c, consumers=["orders"])
+    DataProduct('items', domain=None, columns=['item_id'], consumers=['orders'])
+    """
+
+    def __init__(self, name: str, contract: Any, *, description: str = "",
+                 owner: str | None = None, consumers: Iterable[str] = (),
+                 source: str | os.PathLike | None = None) -> None:
+        self.name = name
+        self.contract = contract
+        self.description = description
+        self.consumers = list(consumers)
+        self.source = Path(source) if source is not None else None
+        self._owner = owner
+        self._domain: Domain | None = None
+
+    @property
+    def domain(self) -> str | None:
+        """The name of the owning domain (``None`` until the product joins one)."""
+        return self._domain.name if self._domain is not None else None
+
+    @property
+    def owner(self) -> str | None:
+        """The product's owner: its own, else its domain's."""
+        if self._owner is not None:
+            return self._owner
+        return self._domain.owner if self._domain is not None else None
+
+    @property
+    def columns(self) -> list[str]:
+        """The contract's column names."""
+        return list(self.contract.columns)
+
+    @property
+    def pii_columns(self) -> list[str]:
+        """The contract's columns classified ``pii``."""
+        return list(self.contract.pii_columns)
+
+    @property
+    def primary_key(self) -> list[str]:
+        """The contract's primary-key columns."""
+        return list(self.contract.primary_key)
+
+    def __repr__(self) -> str:
+        return (f"DataProduct({self.name!r}, domain={self.domain!r}, columns={self.columns!r}, "
+                f"consumers={self.consumers!r})")
+
+
+class Domain:
+    """A domain: a team that owns data products.
+
+    Parameters
+    ----------
+    name : str
+        Unique within the mesh.
+    owner : str
+        The owning team or person (e.g. an e-mail address).
+    products : iterable of DataProduct
+        The domain's products; each product joins this domain.
+    description : str
+        What the domain does.
+
+    Examples
+    --------
+    >>> Domain("catalog", "catalog@shop.example.org", description="The assortment.")
+    Domain('catalog', owner='catalog@shop.example.org', products=[])
+    """
+
+    def __init__(self, name: str, owner: str, products: Iterable[DataProduct] = (), *,
+                 description: str = "") -> None:
+        self.name = name
+        self.owner = owner
+        self.description = description
+        self.products: dict[str, DataProduct] = {}
+        for product in products:
+            if not isinstance(product, DataProduct):
+                raise SpecError("a domain holds DataProduct objects",
+                                where=f"domain {name!r}.products", expected="DataProduct",
+                                found=type(product).__name__)
+            if product._domain is not None and product._domain is not self:
+                raise SpecError("the product already belongs to another domain",
+                                where=f"domain {name!r}.products", expected="a new product",
+                                found=f"{product.name!r} of domain {product.domain!r}")
+            if product.name in self.products:
+                raise SpecError("duplicate product name", where=f"domain {name!r}.products",
+                                expected="unique product names", found=repr(product.name))
+            product._domain = self
+            self.products[product.name] = product
+
+    def __repr__(self) -> str:
+        return f"Domain({self.name!r}, owner={self.owner!r}, products={list(self.products)!r})"
+
+
+class Mesh:
+    """A data mesh: domains, their data products, and who consumes what.
+
+    Parameters
+    ----------
+    name : str
+        The mesh's name.
+    domains : iterable of Domain
+        In display order.
+    description : str
+        What the mesh is about.
+    root : str or Path, optional
+        The folder relative paths are shown against (set by :meth:`load`).
+
+    Raises
+    ------
+    SpecError
+        Bad names, duplicate domain or product names, or a consumer naming no domain.
+
+    See Also
+    --------
+    Mesh.load, Mesh.save : read and write the mesh spec.
+    """
+
+    def __init__(self, name: str, domains: Iterable[Domain], *, description: str = "",
+                 root: str | os.PathLike | None = None) -> None:
+        self.name = name
+        self.description = description
+        self.root = Path(root) if root is not None else None
+        domain_list = list(domains)
+        for i, domain in enumerate(domain_list):
+            if not isinstance(domain, Domain):
+                raise SpecError("a mesh holds Domain objects",
+                                where=f"mesh {name!r}: domains[{i}]", expected="Domain",
+                                found=type(domain).__name__)
+        _check_mesh(name, [(d.name, d.owner, [(p.name, p.consumers) for p in d.products.values()])
+                           for d in domain_list],
+                    lambda path: f"mesh {name!r}: {_path_text(path)}")
+        self.domains: dict[str, Domain] = {d.name: d for d in domain_list}
+
+    # ------------------------------------------------------------------ lookup
+    def product(self, name: str) -> DataProduct:
+        """The product called ``name`` (names are unique across the mesh).
+
+        Raises
+        ------
+        SpecError
+            When no domain has such a product; the message lists the products.
+        """
+        for domain in self.domains.values():
+            if name in domain.products:
+                return domain.products[name]
+        raise SpecError("no such data product in the mesh", where=f"mesh {self.name!r}",
+                        expected=f"one of {', '.join(p.name for p in self.products())}",
+                        found=repr(name))
+
+    def products(self) -> Iterator[DataProduct]:
+        """Every product, domain by domain, in spec order."""
+        for domain in self.domains.values():
+            yield from domain.products.values()
+
+    def catalog(self) -> pl.DataFrame:
+        """One row per product: domain, product, owner, description, consumers, columns,
+        PII columns, primary key, contract id and version, and source file.
+
+        Examples
+        --------
+        >>> from meshkit.scenarios import load_scenario
+        >>> load_scenario("retail", scale=0.1).mesh.catalog().select("domain", "product").row(0)
+        ('orders', 'purchases')
+        """
+        rows = [{
+            "domain": p.domain,
+            "product": p.name,
+            "owner": p.owner,
+            "description": p.description,
+            "consumers": list(p.consumers),
+            "columns": p.columns,
+            "pii_columns": p.pii_columns,
+            "primary_key": p.primary_key,
+            "contract_id": p.contract.id,
+            "contract_version": p.contract.version,
+            "source": self._shown_source(p),
+        } for p in self.products()]
+        schema = {
+            "domain": pl.String, "product": pl.String, "owner": pl.String,
+            "description": pl.String, "consumers": pl.List(pl.String),
+            "columns": pl.List(pl.String), "pii_columns": pl.List(pl.String),
+            "primary_key": pl.List(pl.String), "contract_id": pl.String,
+            "contract_version": pl.String, "source": pl.String,
+        }
+        return pl.DataFrame(rows, schema=schema)
+
+    def read_source(self, name: str) -> pl.DataFrame:
+        """Read a product's source file (CSV or Parquet) into a polars frame.
+
+        CSV columns named in the contract are read with the polars dtype of their logical
+        type (so timestamps and dates come back as such); Parquet keeps its own types.
+
+        Raises
+        ------
+        DataError
+            The product has no source file, the file is missing, its format is not
+            supported, or it cannot be parsed (the message names the file).
+        """
+        product = self.product(name)
+        if product.source is None:
+            raise DataError("the product has no source file", where=f"product {name!r}",
+                            expected="a 'source' (.csv or .parquet) in the mesh spec",
+                            found="none; publish a frame instead")
+        from meshkit._mesh_spec import read_source
+
+        return read_source(product.source, product.contract)
+
+    def with_sources(self, sources: Mapping[str, str | os.PathLike], *,
+                     root: str | os.PathLike | None = None) -> Mesh:
+        """A copy of the mesh whose products named in ``sources`` point at new files.
+
+        ``root`` (default: this mesh's) is the folder the sources are kept relative to by
+        :meth:`save`.
+
+        Examples
+        --------
+        >>> from meshkit.scenarios import load_scenario
+        >>> mesh = load_scenario("retail", scale=0.1).mesh
+        >>> mesh.with_sources({"items": "samples/items.csv"}).product("items").source.name
+        'items.csv'
+        """
+        for name in sources:
+            self.product(name)  # raises for an unknown product
+        domains = [
+            Domain(d.name, d.owner, [
+                DataProduct(p.name, p.contract, description=p.description, owner=p._owner,
+                            consumers=p.consumers, source=sources.get(p.name, p.source))
+                for p in d.products.values()], description=d.description)
+            for d in self.domains.values()
+        ]
+        return Mesh(self.name, domains, description=self.description,
+                    root=self.root if root is None else root)
+
+    # ------------------------------------------------------------------ spec I/O
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Mesh:
+        """Read a mesh spec (``mesh.yaml``, or a folder holding one) and its contracts.
+
+        Raises
+        ------
+        SpecError
+            Malformed YAML, missing, unknown or mistyped fields, duplicate names, a
+            consumer naming no domain, a missing contract file; the message names the
+            file, the line and the field path.
+        ContractError
+            A contract file outside meshkit's ODCS subset (named with its field path).
+        DataError
+            A source file that does not exist or is neither CSV nor Parquet.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from meshkit.scenarios import load_scenario
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = load_scenario("retail", scale=0.1).mesh.save(folder)
+        >>> sorted(Mesh.load(folder).domains)
+        ['catalog', 'clickstream', 'customers', 'orders']
+        """
+        from meshkit._mesh_spec import load_mesh
+
+        return load_mesh(path)
+
+    def to_spec(self) -> dict:
+        """The mesh spec as a plain dict, with the paths :meth:`save` writes."""
+        from meshkit._mesh_spec import spec_of
+
+        return spec_of(self)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the mesh as ``directory/mesh.yaml`` plus ``contracts/<product>.yaml``.
+
+        Source files keep their place relative to the mesh folder when they lie inside
+        :attr:`root`, and are copied to ``sources/<product><suffix>`` otherwise. The spec is
+        written last, so it only ever names files that exist.
+
+        Returns
+        -------
+        Path
+            The written ``mesh.yaml``.
+        """
+        from meshkit._mesh_spec import save_mesh
+
+        return save_mesh(self, directory)
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        n_products = sum(len(d.products) for d in self.domains.values())
+        return f"Mesh({self.name!r}, domains={list(self.domains)!r}, products={n_products})"
+
+    def __str__(self) -> str:
+        n_products = sum(len(d.products) for d in self.domains.values())
+        lines = [f"Mesh {self.name}: {_plural(len(self.domains), 'domain')}, "
+                 f"{_plural(n_products, 'product')}"]
+        domains = list(self.domains.values())
+        for i, domain in enumerate(domains):
+            last_domain = i == len(domains) - 1
+            lines.append(f"{'└──' if last_domain else '├──'} {domain.name}  (owner {domain.owner})")
+            products = list(domain.products.values())
+            for j, p in enumerate(products):
+                stem = "    " if last_domain else "│   "
+                branch = "└──" if j == len(products) - 1 else "├──"
+                pii = f", PII: {', '.join(p.pii_columns)}" if p.pii_columns else ""
+                consumers = f"  -> {', '.join(p.consumers)}" if p.consumers else ""
+                lines.append(f"{stem}{branch} {p.name}  [{_plural(len(p.columns), 'column')}"
+                             f"{pii}]{consumers}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        rows = "".join(
+            "<tr>"
+            f"<td>{esc(p.domain or '')}</td><td><b>{esc(p.name)}</b></td>"
+            f"<td>{esc(p.owner or '')}</td><td>{esc(p.description)}</td>"
+            f"<td>{esc(', '.join(p.consumers))}</td><td>{len(p.columns)}</td>"
+            f"<td>{esc(', '.join(p.pii_columns))}</td>"
+            f"<td>{esc(p.contract.id)} v{esc(p.contract.version)}</td>"
+            "</tr>"
+            for p in self.products())
+        n_products = sum(len(d.products) for d in self.domains.values())
+        caption = (f"Mesh <code>{esc(self.name)}</code>: {_plural(len(self.domains), 'domain')}, "
+                   f"{_plural(n_products, 'product')}")
+        if self.description:
+            caption += f" — {esc(self.description)}"
+        return (f"<div class='meshkit-mesh'><p>{caption}</p><table>"
+                "<thead><tr><th>domain</th><th>product</th><th>owner</th><th>description</th>"
+                "<th>consumers</th><th>columns</th><th>PII</th><th>contract</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table></div>")
+
+    # ------------------------------------------------------------------ helpers
+    def _relative_to_root(self, source: Path | None) -> Path | None:
+        if source is None or self.root is None:
+            return None
+        try:
+            relative = Path(os.path.relpath(source, self.root))
+        except ValueError:  # another drive
+            return None
+        return None if relative.parts[:1] == ("..",) else relative
+
+    def _shown_source(self, product: DataProduct) -> str | None:
+        """A product's source for display: relative to the root, else the file name."""
+        if product.source is None:
+            return None
+        relative = self._relative_to_root(product.source)
+        return (relative if relative is not None else Path(product.source.name)).as_posix()
+
+
+# =========================================================================== checks
+
+
+def _path_text(path: Iterable[str | int]) -> str:
+    """``["domains", 0, "name"]`` -> ``domains[0].name``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(spec)"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _check_mesh(name: str, domains: list[tuple[str, str, list[tuple[str, list]]]],
+                locate) -> None:
+    """Names, uniqueness and consumers of ``[(domain, owner, [(product, consumers)])]``.
+
+    ``locate(path)`` turns a field path such as ``["domains", 0, "name"]`` into ``where``.
+    """
+    if not isinstance(name, str) or not re.match(_NAME, name):
+        raise SpecError("bad mesh name", where=locate(["name"]), expected=_NAME_HELP,
+                        found=repr(name))
+    domain_names: dict[str, int] = {}
+    product_home: dict[str, str] = {}
+    for i, (domain, owner, products) in enumerate(domains):
+        if not isinstance(domain, str) or not re.match(_NAME, domain):
+            raise SpecError("bad domain name", where=locate(["domains", i, "name"]),
+                            expected=_NAME_HELP, found=repr(domain))
+        if domain in domain_names:
+            raise SpecError("duplicate domain name", where=locate(["domains", i, "name"]),
+                            expected="domain names unique in the mesh",
+                            found=f"{domain!r}, already domains[{domain_names[domain]}]")
+        domain_names[domain] = i
+        if not isinstance(owner, str) or not owner.strip():
+            raise SpecError("a domain needs an owner", where=locate(["domains", i, "owner"]),
+                            expected="the owning team or person", found=repr(owner))
+        for k, (product, _) in enumerate(products):
+            at = ["domains", i, "products", k, "name"]
+            if not isinstance(product, str) or not re.match(_NAME, product):
+                raise SpecError("bad product name", where=locate(at), expected=_NAME_HELP,
+                                found=repr(product))
+            if product in product_home:
+                raise SpecError("duplicate product name", where=locate(at),
+                                expected="product names unique across the mesh",
+                                found=f"{product!r}, already in domain {product_home[product]!r}")
+            product_home[product] = domain
+    for i, (_, _, products) in enumerate(domains):
+        for k, (_, consumers) in enumerate(products):
+            for c, consumer in enumerate(consumers):
+                if consumer not in domain_names:
+                    raise SpecError("consumer names no domain of the mesh",
+                                    where=locate(["domains", i, "products", k, "consumers", c]),
+                                    expected=f"one of {', '.join(domain_names)}",
+                                    found=repr(consumer))

@@ -1,0 +1,395 @@
+"""The security model: ``security(D) = encryption(D) ∩ authentication(U) ∩ authorization(U, D)``.
+
+:class:`SecurityModel` holds what a mesh needs to decide: the products, the domain keysets,
+the principal directory and token verifier, the policy and the audit log. :meth:`decide`
+(and the top-level :func:`security`) returns a :class:`Decision` that says layer by layer
+whether the data is protected, who the caller is, and whether the caller may act, each with
+its reason. Every decision is appended to the audit log.
+
+Examples
+--------
+>>> from meshkit._security.keys import SeededKeySource
+>>> from meshkit._security.tokens import Identity, Principal
+>>> from meshkit._security.policy import ProductInfo
+>>> src = SeededKeySource(0)
+>>> orders = ProductInfo("orders", "sales", owner="sam", columns=("id", "amount"))
+>>> sam = Identity.generate(Principal("sam", domain="sales"), source=src)
+>>> model = SecurityModel.build([orders], identities=[sam], source=src, clock=lambda: 1_800_000_000)
+>>> print(model.decide("orders", sam, "publish"))  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
+ALLOWED  publish orders by sam
+  encryption      yes  new versions are encrypted (Cobblestone-128) under a data key wrapped by sales-k1-...
+  authentication  yes  sam: Ed25519 token verified (aud meshkit)
+  authorization   yes  sam owns domain sales
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from meshkit._errors import AuthenticationError, AuthorizationError, SecurityError
+from meshkit._security.audit import AuditLog
+from meshkit._security.keys import Keyset, SystemKeySource
+from meshkit._security.policy import AccessResult, Policy, ProductInfo, as_product_info
+from meshkit._security.tokens import (Directory, Identity, Principal, TokenVerifier, to_epoch)
+
+__all__ = ["Layer", "Decision", "SecurityModel", "security", "use_model"]
+
+LAYERS = ("encryption", "authentication", "authorization")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a decision: ``passed`` is True, False, or None (not reached)."""
+
+    name: str
+    passed: bool | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What :func:`security` returns: three layers, the verdict, and what is visible.
+
+    ``allowed`` is True only when every layer passed. ``access`` carries the visible columns,
+    masks and row filters when authorization passed, and what each grant used allows (its
+    rows, columns and masks: grants combine row by row). ``audit_index`` is the entry of this
+    decision in the audit log.
+    """
+
+    product: str
+    action: str
+    principal: str | None
+    layers: tuple[Layer, ...]
+    access: AccessResult | None = None
+    purpose: str | None = None
+    time: int = 0
+    audit_index: int | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return all(layer.passed for layer in self.layers)
+
+    def layer(self, name: str) -> Layer:
+        return next(layer for layer in self.layers if layer.name == name)
+
+    @property
+    def reason(self) -> str:
+        """The reason of the first layer that did not pass (or of authorization)."""
+        for layer in self.layers:
+            if not layer.passed:
+                return f"{layer.name}: {layer.reason}"
+        return f"authorization: {self.layer('authorization').reason}"
+
+    def to_dict(self) -> dict:
+        out = {"product": self.product, "action": self.action, "principal": self.principal,
+               "allowed": self.allowed, "time": self.time, "purpose": self.purpose,
+               "layers": {layer.name: {"passed": layer.passed, "reason": layer.reason}
+                          for layer in self.layers}}
+        if self.access is not None and self.access.allowed:
+            out["columns"] = (list(self.access.columns) if self.access.columns is not None
+                              else None)  # None: every column; [] none at all
+            out["masks"] = dict(self.access.masks)
+            out["row_filters"] = (list(self.access.row_filters)
+                                  if self.access.row_filters is not None else None)
+            # the summary above is an upper bound; each grant's own rows, columns and masks
+            out["grants"] = [p.to_dict() for p in self.access.effective_parts()]
+        return out
+
+    def raise_if_denied(self) -> "Decision":
+        """Raise :class:`AuthenticationError` / :class:`AuthorizationError` when denied."""
+        if self.allowed:
+            return self
+        where = f"product {self.product!r}"
+        authn = self.layer("authentication")
+        if not authn.passed:
+            err = AuthenticationError(f"{self.action} refused: caller not authenticated",
+                                      where=where, expected="a valid token",
+                                      found=authn.reason)
+            err.decision = self
+            raise err
+        failed = next(layer for layer in self.layers if not layer.passed)
+        raise AuthorizationError(f"{self.action} refused by the {failed.name} layer",
+                                 where=where, expected=f"{self.action} allowed",
+                                 found=failed.reason, decision=self)
+
+    def __str__(self) -> str:
+        verdict = "ALLOWED" if self.allowed else "DENIED "
+        who = self.principal or "unknown caller"
+        lines = [f"{verdict}  {self.action} {self.product} by {who}"]
+        mark = {True: "yes", False: "NO ", None: " - "}
+        for layer in self.layers:
+            lines.append(f"  {layer.name:<15} {mark[layer.passed]}  {layer.reason}")
+        parts = self.access.effective_parts() if self.access is not None else ()
+        if len(parts) > 1:
+            for p in parts:
+                lines.append(f"  grant {p.grant_id}: rows {p.row_filter or 'all'}  columns "
+                             f"{_names(p.columns)}  masks {p.masks}")
+        elif self.access is not None and self.access.allowed and (self.access.masks
+                                                                   or self.access.row_filters):
+            lines.append(f"  masks {self.access.masks}  rows {self.access.row_filters}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"Decision({self.action} {self.product!r} by {self.principal!r}: "
+                f"{'allowed' if self.allowed else 'denied'})")
+
+    def _repr_html_(self) -> str:
+        color = "#1a7f37" if self.allowed else "#cf222e"
+        mark = {True: "&#10003;", False: "&#10007;", None: "&ndash;"}
+        rows = "".join(
+            f"<tr><td>{layer.name}</td><td style='text-align:center'>{mark[layer.passed]}</td>"
+            f"<td style='text-align:left'>{html.escape(layer.reason)}</td></tr>"
+            for layer in self.layers)
+        extra = ""
+        if self.access is not None and self.access.allowed:
+            cols = ("all" if self.access.columns is None
+                    else ", ".join(self.access.columns) or "none")
+            parts = self.access.effective_parts()
+            if len(parts) > 1:  # grants combine row by row: show each one's rows and masks
+                items = "".join(
+                    f"<li>{html.escape(p.grant_id)}: rows {html.escape(p.row_filter or 'all')}; "
+                    f"columns {html.escape(_names(p.columns))}; masks "
+                    f"{html.escape(str(p.masks))}</li>" for p in parts)
+                extra = f"<div>columns: {html.escape(cols)}; by grant:<ul>{items}</ul></div>"
+            else:
+                extra = (f"<div>columns: {html.escape(cols)}; masks: "
+                         f"{html.escape(str(self.access.masks or {}))}; rows: "
+                         f"{html.escape(str(self.access.row_filters or 'all'))}</div>")
+        return (f"<div><b style='color:{color}'>{'ALLOWED' if self.allowed else 'DENIED'}</b> "
+                f"{html.escape(self.action)} <code>{html.escape(self.product)}</code> by "
+                f"<code>{html.escape(self.principal or 'unknown caller')}</code>"
+                f"<table><tr><th>layer</th><th>passed</th><th>reason</th></tr>{rows}</table>"
+                f"{extra}</div>")
+
+
+def _names(columns) -> str:
+    return "all" if columns is None else ", ".join(columns) or "none"
+
+
+class SecurityModel:
+    """Everything a decision needs, for one mesh.
+
+    Parameters
+    ----------
+    products : iterable
+        ``DataProduct`` s (or ``ProductInfo`` s); a ``Mesh`` works too (``.products()``).
+    keysets : dict
+        Domain name -> :class:`~meshkit._security.keys.Keyset`.
+    directory : Directory
+        Principals and their public keys.
+    policy : Policy
+    audit : AuditLog
+    audience : str
+        The token audience this mesh accepts.
+    clock : callable, optional
+        Returns epoch seconds; defaults to ``time.time``. Pass a fixed clock for
+        reproducible notebooks.
+    trust_principals : bool
+        When True, a bare :class:`Principal` from the directory counts as authenticated
+        (in-process callers). Default False: pass a token or an :class:`Identity`.
+    """
+
+    def __init__(self, products, *, keysets: dict, directory: Directory, policy: Policy,
+                 audit: AuditLog, audience: str = "meshkit", clock=None,
+                 trust_principals: bool = False, source=None) -> None:
+        if hasattr(products, "products") and callable(products.products):
+            products = products.products()
+        self.products: dict[str, ProductInfo] = {}
+        self._originals: dict[str, object] = {}
+        for p in products:
+            info = as_product_info(p)
+            self.products[info.name] = info
+            self._originals[info.name] = p
+        self.keysets = dict(keysets)
+        self.directory = directory
+        self.policy = policy
+        self.audit = audit
+        self.audience = audience
+        self.verifier = TokenVerifier(directory, audience=audience)
+        self.clock = clock or time.time
+        self.trust_principals = trust_principals
+        self.source = source or SystemKeySource()
+        self.store = None  # set by SecureStore
+
+    @classmethod
+    def build(cls, products, *, identities=(), policy: Policy | None = None,
+              audience: str = "meshkit", source=None, clock=None, audit_path=None,
+              now: datetime | None = None, **kwargs) -> "SecurityModel":
+        """A model with a fresh keyset per domain, a directory of ``identities`` and an
+        audit log signed by a new ``audit`` service identity.
+
+        ``source`` (a :class:`~meshkit._security.keys.KeySource`) makes every key
+        reproducible for demos; leave it out in production (``os.urandom``).
+        """
+        if hasattr(products, "products") and callable(products.products):
+            products = list(products.products())
+        products = list(products)
+        domains = sorted({as_product_info(p).domain for p in products})
+        clock = clock or time.time
+        created = now or datetime.fromtimestamp(clock(), timezone.utc)
+        keysets = {d: Keyset.generate(d, now=created, source=source) for d in domains}
+        auditor = Identity.generate(Principal("meshkit-audit", "service"), source=source)
+        audit = AuditLog(auditor, path=audit_path)
+        directory = Directory(identities)
+        return cls(products, keysets=keysets, directory=directory, policy=policy or Policy(),
+                   audit=audit, audience=audience, clock=clock, source=source, **kwargs)
+
+    @classmethod
+    def for_mesh(cls, mesh, *, principals=(), policy: Policy | None = None, source=None,
+                 clock=None, keys_created: datetime | None = None, audit_path=None,
+                 audience: str = "meshkit") -> tuple["SecurityModel", dict]:
+        """Protect a mesh: an identity for every product owner (role ``owner`` in its domain)
+        and for each extra principal (:class:`Principal` or spec dict), a keyset per domain,
+        and ``policy`` checked against the mesh (grants for unknown products, domains or
+        columns are a :class:`PolicyError`). Returns ``(model, identities by name)``.
+        """
+        from meshkit._security.tokens import principals_from_specs
+
+        products = list(mesh.products()) if hasattr(mesh, "products") else list(mesh)
+        people: dict[str, Principal] = {}
+        for p in products:
+            info = as_product_info(p)
+            if info.owner and info.owner not in people:
+                people[info.owner] = Principal(info.owner, "person", info.domain, ("owner",))
+        extra = [p if isinstance(p, Principal) else None for p in principals]
+        specs = [p for p in principals if not isinstance(p, Principal)]
+        for p in [e for e in extra if e is not None] + principals_from_specs(specs):
+            people[p.name] = p
+        identities = {name: Identity.generate(p, source=source) for name, p in people.items()}
+        policy = policy or Policy()
+        policy.check(products)
+        model = cls.build(products, identities=identities.values(), policy=policy,
+                          audience=audience, source=source, clock=clock, audit_path=audit_path,
+                          now=keys_created)
+        return model, identities
+
+    def __repr__(self) -> str:
+        return (f"SecurityModel(products={len(self.products)}, domains={len(self.keysets)}, "
+                f"principals={len(self.directory)}, {self.policy!r})")
+
+    def now(self, now=None) -> int:
+        return to_epoch(now) if now is not None else int(self.clock())
+
+    def product_info(self, product) -> ProductInfo | None:
+        name = product if isinstance(product, str) else getattr(product, "name", None)
+        return self.products.get(name)
+
+    # -- layers --------------------------------------------------------------------
+    def _authenticate(self, who, t: int) -> tuple[Principal | None, Layer]:
+        if isinstance(who, Identity):
+            token = who.issue_token(audience=self.audience, now=t, ttl=60)
+            return self._authenticate(token, t)
+        if isinstance(who, (str, bytes)):
+            try:
+                verified = self.verifier.verify(who, now=t)
+            except AuthenticationError as exc:
+                return None, Layer("authentication", False, str(exc))
+            p = verified.principal
+            return p, Layer("authentication", True,
+                            f"{p.name}: Ed25519 token verified (aud {self.audience})")
+        if isinstance(who, Principal):
+            known = self.directory.principal(who.name)
+            if known is None:
+                return None, Layer("authentication", False,
+                                   f"unknown principal {who.name!r}")
+            if not self.trust_principals:
+                return None, Layer("authentication", False,
+                                   f"a bare principal ({who.name}) proves nothing: pass a "
+                                   f"signed token or an Identity")
+            return known, Layer("authentication", True, f"{who.name}: trusted in-process")
+        return None, Layer("authentication", False,
+                           f"expected a token, an Identity or a Principal; found "
+                           f"{type(who).__name__}")
+
+    def _encryption(self, info: ProductInfo | None, action: str, version) -> Layer:
+        if info is None:
+            return Layer("encryption", False, "unknown product")
+        keyset = self.keysets.get(info.domain)
+        if keyset is None:
+            return Layer("encryption", False, f"domain {info.domain} has no keyset")
+        if action != "read":
+            return Layer("encryption", True,
+                         f"new versions are encrypted (Cobblestone-128) under a data key "
+                         f"wrapped by {keyset.primary.key_id}")
+        if self.store is None:
+            return Layer("encryption", False, "no secure store holds this product")
+        return self.store._encryption_layer(info, version)
+
+    # -- the decision --------------------------------------------------------------
+    def decide(self, product, who, action: str = "read", *, columns=None,
+               purpose: str | None = None, now=None, version: int | None = None) -> Decision:
+        """Decide (and audit) whether ``who`` may ``action`` ``product``."""
+        t = self.now(now)
+        info = self.product_info(product)
+        name = info.name if info else (product if isinstance(product, str)
+                                       else str(getattr(product, "name", product)))
+        enc = self._encryption(info, action, version)
+        principal, authn = self._authenticate(who, t)
+        access = None
+        if not authn.passed:
+            authz = Layer("authorization", None, "not reached: caller not authenticated")
+        elif info is None:
+            authz = Layer("authorization", False, f"unknown product {name!r} (deny by default)")
+        else:
+            access = self.policy.authorize(principal, info, action,
+                                           now=datetime.fromtimestamp(t, timezone.utc),
+                                           purpose=purpose, columns=columns)
+            authz = Layer("authorization", access.allowed, access.reason)
+        decision = Decision(name, action, principal.name if principal else None,
+                            (enc, authn, authz), access, purpose, t)
+        index = self.audit.append({"time": t, **{k: v for k, v in decision.to_dict().items()
+                                                 if k != "time"}})
+        return Decision(name, action, decision.principal, decision.layers, access, purpose, t,
+                        index)
+
+    def record(self, event: str, **fields) -> int:
+        """Append a non-decision event (integrity failure, rotation...) to the audit log."""
+        return self.audit.append({"event": event, "time": self.now(fields.pop("now", None)),
+                                  **fields})
+
+
+_ACTIVE: list[SecurityModel] = []
+
+
+@contextmanager
+def use_model(model: SecurityModel):
+    """Make ``model`` the one :func:`security` uses inside a ``with`` block."""
+    _ACTIVE.append(model)
+    try:
+        yield model
+    finally:
+        _ACTIVE.remove(model)
+
+
+def security(product, principal_or_token, action: str = "read", *,
+             model: SecurityModel | None = None, columns=None, purpose: str | None = None,
+             now=None) -> Decision:
+    """``security(D) = encryption(D) ∩ authentication(U) ∩ authorization(U, D)``.
+
+    Parameters
+    ----------
+    product : DataProduct, ProductInfo or str
+    principal_or_token : str (a signed token), Identity, or Principal
+    action : {"read", "write", "publish", "administer"}
+    model : SecurityModel, optional
+        Defaults to the model activated with :func:`use_model` (or :meth:`SecureStore`'s).
+    columns, purpose, now
+        Passed to :meth:`SecurityModel.decide`.
+
+    Returns
+    -------
+    Decision
+        Renders itself in a notebook and a terminal; every decision is audited.
+    """
+    if model is None:
+        if not _ACTIVE:
+            raise SecurityError("no security model to decide with", where="security()",
+                                expected="model=... or an active `with use_model(model):`",
+                                found="none")
+        model = _ACTIVE[-1]
+    return model.decide(product, principal_or_token, action, columns=columns, purpose=purpose,
+                        now=now)

@@ -1,0 +1,18 @@
+"""What only the notebooks need: the tutorial layer, apart from the library.
+
+Like ``polars.testing`` or ``sklearn.datasets``, this sub-package sits beside the library and
+on top of it: it imports the library, and the library never imports it.
+
+=================  ===========================================================================
+``runs``           the run directory that carries artifacts between notebooks
+``chain``          run the notebook chain with papermill; notebook parameters
+``experiment``     one call from a scenario to what notebooks 02 and 03 train
+``recommender``    the recommender walkthrough: federated against centralized and local-only
+``inject``         fault injection: a stale copy of a product with named inconsistencies
+``copy_plan``      what notebook 04 compares and changes on a given mesh
+``walkthrough``    notebook 05's principals, grants and products, derived from a mesh
+``attacks``        attempt an attack and record how it was refused
+=================  ===========================================================================
+
+Import the modules directly, e.g. ``from meshkit.tutorial import runs``.
+"""

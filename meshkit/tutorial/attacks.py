@@ -1,0 +1,128 @@
+"""Attempting attacks in the open: run a step that should be refused and record how it was.
+
+Used by the ``05_security`` notebook and tests to show each attack refused (and logged)
+without try/except noise in cells.
+
+Examples
+--------
+>>> from meshkit._errors import AuthenticationError
+>>> def forged():
+...     raise AuthenticationError("token signature does not verify", where="token.signature")
+>>> attempt("forged token", forged).refused
+True
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshkit._errors import (AuthenticationError, AuthorizationError, IntegrityError,
+                            MeshkitError)
+
+__all__ = ["Outcome", "attempt", "flipped_byte", "swapped_file", "edited_entry",
+           "outcomes_table"]
+
+_LAYER = {AuthenticationError: "authentication", AuthorizationError: "authorization",
+          IntegrityError: "encryption/integrity"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one attack: refused or not, by which layer, and the error text."""
+
+    attack: str
+    refused: bool
+    layer: str
+    error: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"attack": self.attack, "refused": self.refused, "layer": self.layer,
+                "error": self.error, "message": self.message}
+
+    def __str__(self) -> str:
+        verdict = "refused" if self.refused else "NOT REFUSED"
+        return f"{self.attack}: {verdict} by {self.layer} ({self.error}: {self.message})"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        color = "#1a7f37" if self.refused else "#cf222e"
+        return (f"<div><b>{html.escape(self.attack)}</b>: <b style='color:{color}'>"
+                f"{'refused' if self.refused else 'NOT REFUSED'}</b> by {html.escape(self.layer)}"
+                f"<br><code>{html.escape(self.error)}: {html.escape(self.message)}</code></div>")
+
+
+def attempt(attack: str, step) -> Outcome:
+    """Run ``step()``; an attack counts as refused when it raises a :class:`MeshkitError`
+    (a returned :class:`~meshkit._security.model.Decision` counts when it is denied, and a
+    returned audit verification when it is not ok)."""
+    try:
+        result = step()
+    except MeshkitError as exc:
+        layer = next((name for cls, name in _LAYER.items() if isinstance(exc, cls)), "other")
+        return Outcome(attack, True, layer, type(exc).__name__, str(exc))
+    allowed = getattr(result, "allowed", None)
+    if allowed is False:
+        return Outcome(attack, True, "decision", "Decision", result.reason)
+    if getattr(result, "ok", None) is False:
+        return Outcome(attack, True, "audit", "AuditVerification", "; ".join(result.problems))
+    return Outcome(attack, False, "none", "-", "the step succeeded")
+
+
+@contextmanager
+def flipped_byte(path, offset: int | None = None):
+    """Flip one bit of ``path`` (in the middle by default) for the ``with`` block only."""
+    path = Path(path)
+    original = path.read_bytes()
+    data = bytearray(original)
+    data[len(data) // 2 if offset is None else offset] ^= 0x01
+    path.write_bytes(bytes(data))
+    try:
+        yield path
+    finally:
+        path.write_bytes(original)
+
+
+@contextmanager
+def swapped_file(source, target):
+    """Copy ``source`` over ``target`` for the ``with`` block only (a moved ciphertext)."""
+    target = Path(target)
+    backup = target.read_bytes()
+    shutil.copyfile(source, target)
+    try:
+        yield target
+    finally:
+        target.write_bytes(backup)
+
+
+@contextmanager
+def edited_entry(path, index: int, changes: dict):
+    """Rewrite entry ``index`` of a JSON-lines audit log with ``changes`` (canonical JSON, as
+    a careful attacker would) for the ``with`` block only."""
+    import json
+
+    path = Path(path)
+    original = path.read_bytes()
+    lines = original.split(b"\n")
+    record = json.loads(lines[index])
+    record.update(changes)
+    lines[index] = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    path.write_bytes(b"\n".join(lines))
+    try:
+        yield path
+    finally:
+        path.write_bytes(original)
+
+
+def outcomes_table(outcomes):
+    """A polars DataFrame, one row per attack."""
+    import polars as pl
+
+    return pl.DataFrame([o.to_dict() for o in outcomes],
+                        schema={"attack": pl.String, "refused": pl.Boolean, "layer": pl.String,
+                                "error": pl.String, "message": pl.String})

@@ -1,0 +1,169 @@
+"""One call from a scenario to what the notebooks train: datasets, a model, its metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from meshkit._errors import FederationError
+from meshkit._federation.data import DomainData, federated_standardize, from_arrays
+from meshkit._federation.models import Model, make_model
+from meshkit._federation.recommender import MatrixFactorization
+from meshkit.tutorial.recommender import retail_datasets
+
+__all__ = ["Setup", "prepare", "compare_strategies", "domain_datasets"]
+
+
+@dataclass(repr=False)
+class Setup:
+    """Per-domain datasets, a prototype model and the metric to report."""
+
+    datasets: dict[str, DomainData]
+    model: Model
+    metric: str
+    metrics: tuple[str, ...]
+
+    def sizes(self) -> list[dict]:
+        """One row per domain: its name and train/test sizes."""
+        return [{"domain": n, "train": d.n_train, "test": d.n_test} for n, d in self.datasets.items()]
+
+    def __repr__(self) -> str:
+        return f"Setup({list(self.datasets)}, model={self.model!r}, metric={self.metric!r})"
+
+
+def prepare(scenario, *, model: str = "logistic", lr: float = 0.05, seed: int = 0, frames=None,
+            **model_options) -> Setup:
+    """Turn a scenario into a :class:`Setup` for local or federated training.
+
+    Supervised scenarios give standardized per-domain features with ``model`` (``"logistic"``
+    or ``"mlp"``), reported by accuracy; retail gives the ``orders`` and ``clickstream``
+    interactions with matrix factorization (``model`` is then ignored), reported by HR@10.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    model : str, default "logistic"
+    lr : float, default 0.05
+    seed : int, default 0
+        Seeds the splits and the model.
+    frames : dict, optional
+        Products as read from the store (default: the scenario's frames).
+    **model_options
+        More model hyper-parameters (``hidden=``, ``batch_size=``, ``factors=``...).
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> prepare(load_scenario("healthcare", scale=0.1)).metric
+    'accuracy'
+    """
+    if scenario.task is None:
+        if scenario.name != "retail":
+            raise FederationError("no supervised task and no interactions", where=f"scenario {scenario.name!r}",
+                                  expected="a supervised scenario or retail", found="neither")
+        datasets, n_users, n_items = retail_datasets(scenario, seed=seed, frames=frames)
+        proto = MatrixFactorization(n_items=n_items, n_users=n_users, lr=lr, seed=seed, **model_options)
+        return Setup(datasets, proto, "hr@10", ("hr@10", "ndcg@10"))
+    if model not in ("logistic", "mlp"):
+        raise FederationError("supervised scenarios train a classifier", where="model",
+                              expected="logistic or mlp", found=repr(model))
+    datasets = domain_datasets(scenario, seed=seed, frames=frames)
+    proto = make_model(model, lr=lr, seed=seed, n_classes=2, **model_options)
+    return Setup(datasets, proto, "accuracy", ("accuracy", "auc", "log_loss"))
+
+
+def compare_strategies(setup: Setup, strategies: dict, **run_options) -> tuple[list[dict], dict]:
+    """Run the same federated training once per strategy.
+
+    Parameters
+    ----------
+    setup : Setup
+    strategies : dict of str to dict
+        Strategy name -> its options (see :func:`~meshkit._federation.get_strategy`).
+    **run_options
+        Passed to :func:`~meshkit._federation.run_federated` (``rounds``, ``fraction``...).
+
+    Returns
+    -------
+    rows : list of dict
+        One row per strategy: ``strategy`` (name and options), the final metrics, and
+        ``note`` (empty, or why the strategy could not run, e.g. Krum with too few domains).
+    curves : dict of str to ndarray
+        The setup's metric per round, for the strategies that ran.
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> rows, _ = compare_strategies(prepare(load_scenario("healthcare", scale=0.1)),
+    ...                              {"fedavg": {}, "bulyan": {"f": 1}}, rounds=1, progress=False)
+    >>> [r["note"][:19] for r in rows]
+    ['', 'bulyan: f: f=1 is t']
+    """
+    from meshkit._federation.rounds import run_federated
+    from meshkit._federation.strategies import get_strategy
+
+    rows, curves = [], {}
+    for name, options in strategies.items():
+        strategy = get_strategy(name, **(options or {}))
+        label = type(strategy).__name__ + (
+            f"({', '.join(f'{k}={v}' for k, v in options.items())})" if options else "")
+        try:
+            history = run_federated(setup.model, setup.datasets, strategy, **run_options)
+        except FederationError as exc:
+            rows.append({"strategy": label, **{m: None for m in setup.metrics}, "note": str(exc)})
+            continue
+        rows.append({"strategy": label, **{k: round(v, 4) for k, v in history.final.items()}, "note": ""})
+        curves[label] = history.metric(setup.metric)
+    return rows, curves
+
+
+def domain_datasets(scenario, *, test_size: float = 0.25, seed: int = 0,
+                    standardize: bool = True, frames=None) -> dict[str, DomainData]:
+    """Per-domain train/test splits of a supervised scenario, keyed by domain name.
+
+    Parameters
+    ----------
+    scenario : meshkit.scenarios.Scenario or str
+        A supervised scenario (``healthcare``, ``finance``, ``manufacturing``) or its name
+        (then loaded with ``scale=1.0`` and ``seed``).
+    test_size : float, default 0.25
+    seed : int, default 0
+        Seed of the splits.
+    standardize : bool, default True
+        Standardize features with :func:`federated_standardize`.
+    frames : dict of str to polars.DataFrame, optional
+        The training products as read elsewhere (e.g. from the run's product store);
+        default ``scenario.frames``.
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> data = domain_datasets(load_scenario("healthcare", scale=0.1), seed=0)
+    >>> all(d.X_train.shape[1] == d.X_test.shape[1] for d in data.values())
+    True
+    """
+    if isinstance(scenario, str):
+        from meshkit.scenarios import load_scenario
+
+        scenario = load_scenario(scenario, seed=seed)
+    task = getattr(scenario, "task", None)
+    if task is None or not scenario.training_products:
+        raise FederationError("scenario has no supervised task", where=f"scenario {scenario.name!r}",
+                              expected="a supervised scenario (healthcare, finance, manufacturing)",
+                              found="task=None")
+    names, parts = [], []
+    for product in scenario.training_products:
+        frame = (frames or scenario.frames)[product]
+        try:
+            domain = scenario.mesh.product(product).domain
+            domain = getattr(domain, "name", domain)
+        except Exception:  # a mesh without the product: fall back to the product name
+            domain = product
+        names.append(str(domain))
+        parts.append((frame.select(task.features).to_numpy().astype(np.float64),
+                      frame[task.target].to_numpy().astype(np.int64)))
+    data = from_arrays(parts, names=names, test_size=test_size, seed=seed)
+    if standardize:
+        federated_standardize(data)
+    return data
