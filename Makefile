@@ -1,12 +1,16 @@
 # meshkit: `make run` sets everything up and runs the notebook chain; `make test` runs the suite.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-LOCK   := requirements.lock
-STAMP  := $(VENV)/.installed-from-lock
-ARGS   ?=
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+LOCK     := requirements.lock
+DEV_LOCK := requirements-dev.lock
+STAMP    := $(VENV)/.installed-from-lock
+DEV_STAMP := $(VENV)/.installed-from-dev-lock
+ARGS     ?=
+# JupyterLab refuses to start as root unless told; containers and CI images run as root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help venv run test test-fast lab notebooks bench lock clean
+.PHONY: help python venv dev-venv run test test-fast lab notebooks bench lock clean
 
 help:
 	@echo "make run        set up .venv from the lock and run the notebook chain (ARGS='--scenario healthcare -p seed=7')"
@@ -15,11 +19,19 @@ help:
 	@echo "make lab        JupyterLab on the notebooks"
 	@echo "make notebooks  re-execute the committed notebooks in place (after changing them)"
 	@echo "make bench      install the benchmark peers and run benchmarks/"
-	@echo "make lock       refresh $(LOCK) from pyproject.toml in a clean environment"
+	@echo "make lock       refresh $(LOCK) (runtime) and $(DEV_LOCK) (development) from pyproject.toml"
 
-# The environment is installed from the committed lock of exact versions, so a new release
-# of a dependency cannot change a notebook's output or break a fresh install.
+python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "meshkit needs Python 3.11 or newer; '$(PYTHON)' is: $$($(PYTHON) --version 2>&1)."; \
+		echo "Install a newer Python and pass it, e.g. make run PYTHON=python3.12"; exit 1; }
+
+# The environments are installed from committed locks of exact versions, so a new release of a
+# dependency cannot change a notebook's output or break a fresh install. `make run` installs the
+# runtime lock (what running the chain needs); `make test` and `make lab` add the development lock
+# (test runners, reference implementations, JupyterLab), which pins the runtime packages alike.
 $(STAMP): pyproject.toml $(LOCK)
+	@$(MAKE) --no-print-directory python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r $(LOCK)
@@ -27,22 +39,28 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP) $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet -r $(DEV_LOCK)
+	touch $(DEV_STAMP)
+
 venv: $(STAMP)
+
+dev-venv: $(DEV_STAMP)
 
 run: venv
 	$(BIN)/meshkit run $(ARGS)
 
 # Unit, doctest and end-to-end tests spread over two workers; nbval then re-executes the
 # committed notebooks in one kernel each, in order (its cells must not be split over workers).
-test: venv
+test: dev-venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules meshkit tests
 	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
-test-fast: venv
+test-fast: dev-venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules -m "not slow" meshkit tests
 
-lab: venv
-	$(BIN)/jupyter lab notebooks
+lab: dev-venv
+	$(BIN)/jupyter lab $(LAB_ROOT) notebooks
 
 notebooks: venv
 	rm -rf runs/tutorial
@@ -50,15 +68,23 @@ notebooks: venv
 		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.record_timing=False "$$nb" || exit 1; done
 
-bench: venv
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[bench]"
+bench: dev-venv
+	$(BIN)/python -m pip install --quiet -c $(DEV_LOCK) -e ".[bench]"
 	for script in benchmarks/bench_*.py; do $(BIN)/python "$$script" || exit 1; done
 
-lock:
+# Two locks, resolved together: the development set first (runtime and dev extra in one
+# resolution), then the runtime set alone in a second clean environment constrained by it, so both
+# pin every shared package to the same version.
+lock: python
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
 	.lock-venv/bin/python -m pip install --quiet -e ".[dev]"
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^meshkit' > $(DEV_LOCK)
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -c $(DEV_LOCK) -e .
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^meshkit' > $(LOCK)
 	rm -rf .lock-venv
 
