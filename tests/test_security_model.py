@@ -239,11 +239,13 @@ def test_audit_log_survives_a_session_and_detects_edits(world):
     for who in ("ana", "sam", "cleo"):
         security("customers", ids[who], "read", model=model)
     from meshkit import AuditLog
-    assert AuditLog.verify_file(model.audit.path, model.audit.public_key).ok
+    assert AuditLog.verify_file(model.audit.path, model.audit.public_key,
+                               log_id=model.audit.log_id).ok
     lines = model.audit.path.read_bytes().splitlines()
     lines[2] = lines[2].replace(b'"allowed":false', b'"allowed":true')
     model.audit.path.write_bytes(b"\n".join(lines) + b"\n")
-    result = AuditLog.verify_file(model.audit.path, model.audit.public_key)
+    result = AuditLog.verify_file(model.audit.path, model.audit.public_key,
+                               log_id=model.audit.log_id)
     assert not result.ok and result.first_bad == 2
 
 
