@@ -725,8 +725,11 @@ class Policy:
                   columns=None) -> AccessResult:
         """Decide whether ``principal`` may ``action`` ``product`` (deny by default).
 
-        ``columns`` (optional) are the columns asked for: every one must be visible under the
-        grants, or the request is denied naming the first column outside them.
+        ``now`` and ``purpose`` are what the security model verified: its clock and the
+        ``purpose`` claim of the caller's signed token (a read never passes them; see
+        :meth:`~meshkit._security.model.SecurityModel.decide`). ``columns`` (optional) are
+        the columns asked for: every one must be visible under the grants, or the request is
+        denied naming the first column outside them.
         """
         if action not in ACTIONS:
             return AccessResult(False, f"unknown action {action!r} (expected one of "
