@@ -373,3 +373,27 @@ def test_malformed_checkpoints_are_meshkit_errors(log):
     log.path.write_bytes(log.path.read_bytes() + b'{"seq":10,"act')  # a cut-off write
     with pytest.raises(IntegrityError, match="partial line"):
         AuditLog.read(log.path)
+
+
+def _append_from_child(log, name, count):
+    for i in range(count):
+        log.append({"writer": name, "i": i})
+
+
+def test_forked_writers_sharing_one_log_object_still_take_turns(tmp_path):
+    import multiprocessing
+
+    log = AuditLog(_signer(), path=tmp_path / "audit.jsonl")
+    log.append({"writer": "parent"})  # the lock descriptor is open before the fork
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_append_from_child, args=(log, f"c{k}", 30))
+                for k in range(3)]
+    for child in children:
+        child.start()
+    _append_from_child(log, "parent", 30)
+    for child in children:
+        child.join(timeout=300)
+        assert child.exitcode == 0
+    entries, _ = AuditLog.read(log.path)
+    assert [json.loads(e)["seq"] for e in entries] == list(range(1 + 4 * 30))
+    assert log.verify().ok and len(log) == 1 + 4 * 30
