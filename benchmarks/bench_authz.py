@@ -7,8 +7,16 @@
   meshkit's on allowed/denied.
 * **full decision** — :meth:`SecurityModel.decide` with an Ed25519 token verified and the
   decision appended to the Merkle audit log with a signed checkpoint: the cost a read pays.
+* **full decision, audit on disk** — the same with the log persisted: since the audit log
+  takes a file lock and catches up with other writers on every append, this is the cost of
+  one sequence and one tree across processes.
+* **before / after** — ``--before DIR`` runs the same measurements in a subprocess against
+  the meshkit package found in ``DIR`` (e.g. a ``git archive`` of an earlier commit) and
+  prints after/before ratios. The bench calls only what both versions share (tokens carry
+  no purpose here; the policy has no purpose-bound grants).
 
-Run: ``.venv/bin/python benchmarks/bench_authz.py [--grants 10000 --decisions 20000]``;
+Run: ``.venv/bin/python benchmarks/bench_authz.py [--full] [--before DIR]``; the default
+(2,000 grants) takes well under two minutes, ``--full`` uses the issue's 10,000 grants.
 JSON goes to ``benchmarks/results/bench_authz.json``.
 """
 
@@ -19,6 +27,9 @@ import json
 import os
 import random
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -79,12 +90,7 @@ def linear_scan(policy: Policy, principal, product, action, now) -> bool:
     return False
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grants", type=int, default=10_000)
-    ap.add_argument("--decisions", type=int, default=20_000)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+def measure(args) -> dict:
     policy, products, people, requests = build(args.grants, args.seed)
     reqs = requests[: args.decisions]
 
@@ -100,39 +106,77 @@ def main() -> None:
 
     src = SeededKeySource(args.seed)
     idents = [Identity.generate(p, source=src) for p in people[:50]]
-    model = SecurityModel.build(products, identities=idents, policy=policy, source=src,
-                                clock=lambda: NOW.timestamp())
     tokens = [i.issue_token(audience="meshkit", now=NOW) for i in idents]
     rng = random.Random(args.seed)
-    n_full = min(len(reqs), 3_000)
+    n_full = min(len(reqs), args.full_decisions)
     full_reqs = [(rng.randrange(50), rng.choice(products).name, rng.choice(ACTIONS))
                  for _ in range(n_full)]
-    t0 = time.perf_counter()
-    for k, prod, a in full_reqs:
-        model.decide(prod, tokens[k], a)
-    t_full = time.perf_counter() - t0
-    assert model.audit.verify().ok
-
     rates = {"meshkit_authorize_per_s": len(reqs) / t_ours,
-             "peer_linear_scan_per_s": n_peer / t_peer,
-             "full_decision_per_s": n_full / t_full}
+             "peer_linear_scan_per_s": n_peer / t_peer}
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, audit_path in (("full_decision_per_s", None),
+                                ("full_decision_audit_on_disk_per_s",
+                                 Path(tmp) / "audit.jsonl")):
+            model = SecurityModel.build(products, identities=idents, policy=policy.copy(),
+                                        source=src, clock=lambda: NOW.timestamp(),
+                                        audit_path=audit_path)
+            t0 = time.perf_counter()
+            for k, prod, a in full_reqs:
+                model.decide(prod, tokens[k], a)
+            rates[key] = n_full / (time.perf_counter() - t0)
+            assert model.audit.verify().ok
+    return {"grants": len(policy.grants), "denies": len(policy.denies), "decisions": len(reqs),
+            "rates": rates, "agreement": agree, "allowed_share": sum(ours) / len(ours),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="the issue's size: 10,000 grants")
+    ap.add_argument("--grants", type=int, default=None)
+    ap.add_argument("--decisions", type=int, default=None)
+    ap.add_argument("--full-decisions", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--before", default=None,
+                    help="a folder holding an earlier meshkit package to compare with")
+    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.grants = args.grants or (10_000 if args.full else 2_000)
+    args.decisions = args.decisions or (20_000 if args.full else 5_000)
+    args.full_decisions = args.full_decisions or (3_000 if args.full else 1_000)
+    result = measure(args)
+    if args.json:
+        print(json.dumps(result))
+        return
+    before = None
+    if args.before:
+        cmd = [sys.executable, __file__, "--json", "--grants", str(args.grants),
+               "--decisions", str(args.decisions), "--full-decisions",
+               str(args.full_decisions), "--seed", str(args.seed)]
+        env = {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+        before = json.loads(out.stdout.strip().splitlines()[-1])
+    rates = result["rates"]
     ratio = rates["meshkit_authorize_per_s"] / rates["peer_linear_scan_per_s"]
-    allowed = sum(ours) / len(ours)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"policy: {len(policy.grants)} grants, {len(policy.denies)} denies; "
-          f"{len(reqs)} decisions ({allowed:.1%} allowed); {os.cpu_count()} shared cores: "
-          f"figures are noisy")
-    print(f"meshkit Policy.authorize      {rates['meshkit_authorize_per_s']:>10.0f} decisions/s")
-    print(f"peer: linear scan             {rates['peer_linear_scan_per_s']:>10.0f} decisions/s "
-          f"(agrees on allowed/denied for {agree:.1%})")
-    print(f"full decision (token + audit) {rates['full_decision_per_s']:>10.0f} decisions/s")
-    print(f"ratio meshkit / linear scan: {ratio:.1f}x; peak RSS {peak:.0f} MiB")
+    print(f"policy: {result['grants']} grants, {result['denies']} denies; "
+          f"{result['decisions']} decisions ({result['allowed_share']:.1%} allowed); "
+          f"{os.cpu_count()} shared cores: figures are noisy")
+    labels = {"meshkit_authorize_per_s": "meshkit Policy.authorize",
+              "peer_linear_scan_per_s": "peer: linear scan",
+              "full_decision_per_s": "full decision (token + audit)",
+              "full_decision_audit_on_disk_per_s": "full decision, audit on disk"}
+    for key, label in labels.items():
+        line = f"{label:<32} {rates[key]:>10.0f} decisions/s"
+        if before is not None and key in before["rates"]:
+            line += (f"   before {before['rates'][key]:>10.0f}/s   after/before "
+                     f"{rates[key] / before['rates'][key]:.2f}x")
+        print(line)
+    print(f"linear scan agrees on allowed/denied for {result['agreement']:.1%}")
+    print(f"ratio meshkit / linear scan: {ratio:.1f}x; peak RSS {result['peak_rss_mib']:.0f} MiB")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "bench_authz.json").write_text(json.dumps(
-        {"grants": len(policy.grants), "decisions": len(reqs), "rates": rates,
-         "ratio_vs_linear_scan": ratio, "agreement": agree, "allowed_share": allowed,
-         "peak_rss_mib": peak}, indent=2))
+        {**result, "ratio_vs_linear_scan": ratio, "before": before}, indent=2))
     print("wrote benchmarks/results/bench_authz.json")
 
 

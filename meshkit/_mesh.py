@@ -341,8 +341,12 @@ class Mesh:
 
     # ------------------------------------------------------------------ spec I/O
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Mesh:
+    def load(cls, path: str | os.PathLike, *, allow_outside: bool = False) -> Mesh:
         """Read a mesh spec (``mesh.yaml``, or a folder holding one) and its contracts.
+
+        Contracts and sources the spec names resolve inside its folder: an absolute path,
+        ``..`` or a symbolic link leading out is a :class:`SpecError` unless
+        ``allow_outside=True``.
 
         Raises
         ------
@@ -366,7 +370,7 @@ class Mesh:
         """
         from meshkit._mesh_spec import load_mesh
 
-        return load_mesh(path)
+        return load_mesh(path, allow_outside=allow_outside)
 
     def to_spec(self) -> dict:
         """The mesh spec as a plain dict, with the paths :meth:`save` writes."""
@@ -374,12 +378,15 @@ class Mesh:
 
         return spec_of(self)
 
-    def save(self, directory: str | os.PathLike) -> Path:
+    def save(self, directory: str | os.PathLike, *, allow_outside: bool = False) -> Path:
         """Write the mesh as ``directory/mesh.yaml`` plus ``contracts/<product>.yaml``.
 
         Source files keep their place relative to the mesh folder when they lie inside
-        :attr:`root`, and are copied to ``sources/<product><suffix>`` otherwise. The spec is
-        written last, so it only ever names files that exist.
+        :attr:`root`. A mesh read from a folder never copies a file from outside it (a
+        :class:`SpecError`, nothing written) unless ``allow_outside=True``; a mesh built in
+        code (no :attr:`root`) copies the files its code named to
+        ``sources/<product><suffix>``. The spec is written last, so it only ever names files
+        that exist.
 
         Returns
         -------
@@ -388,7 +395,7 @@ class Mesh:
         """
         from meshkit._mesh_spec import save_mesh
 
-        return save_mesh(self, directory)
+        return save_mesh(self, directory, allow_outside=allow_outside)
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:

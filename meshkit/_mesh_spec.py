@@ -36,8 +36,8 @@ from meshkit._mesh import (
     _path_text,
 )
 
-__all__ = ["load_mesh", "load_spec_yaml", "mesh_from_spec", "read_source", "save_mesh",
-           "schema_error", "spec_of"]
+__all__ = ["load_mesh", "load_spec_yaml", "mesh_from_spec", "read_source", "resolve_inside",
+           "save_mesh", "schema_error", "spec_of"]
 
 _HEADER = ("# meshkit mesh spec: domains, their owners and data products.\n"
            "# Paths (contract, source) are relative to this file; sources are .csv or .parquet.\n")
@@ -99,13 +99,57 @@ _SPEC_SCHEMA: dict[str, Any] = {
 # =========================================================================== load
 
 
-def load_mesh(path: str | os.PathLike) -> Mesh:
-    """Read a mesh spec (``mesh.yaml``, or a folder holding one) and its contracts."""
+def load_mesh(path: str | os.PathLike, *, allow_outside: bool = False) -> Mesh:
+    """Read a mesh spec (``mesh.yaml``, or a folder holding one) and its contracts.
+
+    Contracts and sources resolve inside the spec's folder unless ``allow_outside``
+    (see :func:`resolve_inside`).
+    """
     spec_path = Path(path)
     if spec_path.is_dir():
         spec_path = spec_path / SPEC_FILE
     spec = load_spec_yaml(spec_path)
-    return mesh_from_spec(spec, spec_path)
+    return mesh_from_spec(spec, spec_path, allow_outside=allow_outside)
+
+
+def resolve_inside(folder: Path, path: str | os.PathLike, *, allow_outside: bool = False,
+                   where: str = "path") -> Path:
+    """``folder / path``, refused unless it stays inside ``folder``.
+
+    An absolute path, a ``..`` that climbs out, or a symbolic link (of the file or of a
+    folder on the way) that leads out of ``folder`` is a :class:`SpecError`, unless the
+    user passes ``allow_outside=True``: a mesh spec someone sends must not make meshkit
+    read, or :meth:`Mesh.save` copy, a file elsewhere on the machine.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> resolve_inside(folder, "contracts/orders.yaml") == folder / "contracts/orders.yaml"
+    True
+    >>> try:
+    ...     resolve_inside(folder, "../secrets.csv", where="mesh.yaml, domains[0]")
+    ... except SpecError as err:
+    ...     print(err.message)
+    path leaves the mesh spec's folder
+    """
+    given = Path(path)
+    candidate = folder / given
+    if allow_outside:
+        return candidate
+    if given.is_absolute():
+        raise SpecError("absolute path in a mesh spec", where=where,
+                        expected="a path relative to the spec's folder "
+                                 "(or allow_outside=True)", found=str(given))
+    base = folder.resolve()
+    real = candidate.resolve()  # follows every symbolic link on the way
+    if not real.is_relative_to(base):
+        how = "a symbolic link" if ".." not in given.parts else "'..'"
+        raise SpecError("path leaves the mesh spec's folder", where=where,
+                        expected=f"a file inside {folder.name or folder} "
+                                 f"(or allow_outside=True)",
+                        found=f"{given} (through {how}, to a file outside)")
+    return candidate
 
 
 # =========================================================================== YAML with lines
@@ -241,7 +285,7 @@ def schema_error(spec: Any, spec_path: Path) -> SpecError | None:
     return SpecError("bad value", where=where(path), expected=wanted, found=f"{shown} ({kind})")
 
 
-def mesh_from_spec(spec: dict, spec_path: Path) -> Mesh:
+def mesh_from_spec(spec: dict, spec_path: Path, *, allow_outside: bool = False) -> Mesh:
     """Check ``spec`` (read from ``spec_path``) and build the Mesh with its contracts."""
     from meshkit._contracts import DataContract
 
@@ -263,7 +307,8 @@ def mesh_from_spec(spec: dict, spec_path: Path) -> Mesh:
         products = []
         for k, p in enumerate(d.get("products", [])):
             at = ["domains", i, "products", k]
-            contract_path = base / p["contract"]
+            contract_path = resolve_inside(base, p["contract"], allow_outside=allow_outside,
+                                           where=where([*at, "contract"]))
             if not contract_path.is_file():
                 raise SpecError("contract file not found", where=where([*at, "contract"]),
                                 expected="an ODCS contract file relative to the spec",
@@ -275,7 +320,8 @@ def mesh_from_spec(spec: dict, spec_path: Path) -> Mesh:
             contract = DataContract.from_yaml(contract_path)
             source = None
             if "source" in p:
-                source = base / p["source"]
+                source = resolve_inside(base, p["source"], allow_outside=allow_outside,
+                                        where=where([*at, "source"]))
                 if source.suffix.lower() not in SOURCE_FORMATS:
                     raise DataError("unsupported source file format",
                                     where=where([*at, "source"]),
@@ -327,13 +373,23 @@ def spec_of(mesh: Mesh) -> dict:
     return spec
 
 
-def save_mesh(mesh: Mesh, directory: str | os.PathLike) -> Path:
+def save_mesh(mesh: Mesh, directory: str | os.PathLike, *,
+              allow_outside: bool = False) -> Path:
     """Write ``mesh`` as ``directory/mesh.yaml`` plus ``contracts/<product>.yaml``.
 
     Refuses (DataError) before writing anything when a source file is missing; the spec is
-    written last, so it only ever names files that exist.
+    written last, so it only ever names files that exist. A mesh read from a folder never
+    copies a source from outside that folder (:func:`resolve_inside`; SpecError, nothing
+    written) unless ``allow_outside``; a mesh built in code has no folder, and copies the
+    files its code named.
     """
     for product in mesh.products():  # refuse before writing anything
+        if product.source is not None and mesh.root is not None and not allow_outside:
+            try:
+                relative = os.path.relpath(product.source, mesh.root)
+            except ValueError:  # another drive
+                relative = str(Path(product.source).resolve())
+            resolve_inside(Path(mesh.root), relative, where=f"product {product.name!r}.source")
         if product.source is not None and not product.source.is_file():
             raise DataError("the product's source file does not exist",
                             where=f"product {product.name!r}",

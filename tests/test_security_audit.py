@@ -106,7 +106,7 @@ def _rewrite(path, lines):
 
 
 def test_intact_log_verifies_from_file_with_only_the_public_key(log):
-    result = AuditLog.verify_file(log.path, log.public_key)
+    result = AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id)
     assert result.ok and result.size == 10 and "intact" in str(result)
     # third party: inclusion of entry 3 in the signed checkpoint, consistency 4 -> 10
     entries, cps = AuditLog.read(log.path)
@@ -124,7 +124,7 @@ def test_edited_entry_is_found(log):
     rec["allowed"] = not rec["allowed"]
     entries[6] = json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
     _rewrite(log.path, entries)
-    result = AuditLog.verify_file(log.path, log.public_key)
+    result = AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id)
     assert not result.ok and result.first_bad == 6
     assert "edited" in str(result)
 
@@ -136,7 +136,7 @@ def test_removed_reordered_and_truncated_entries_are_found(log):
              "truncated": entries[:7]}
     for name, lines in cases.items():
         _rewrite(log.path, lines)
-        result = AuditLog.verify_file(log.path, log.public_key)
+        result = AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id)
         assert not result.ok, name
         assert result.first_bad is not None and result.first_bad <= 7, name
     assert "truncated" in str(result)
@@ -149,13 +149,13 @@ def test_forged_checkpoint_signature_is_found(log, tmp_path):
     last["root"] = "00" * 32
     lines[-1] = json.dumps(last)
     cp_path.write_text("\n".join(lines) + "\n")
-    result = AuditLog.verify_file(log.path, log.public_key)
+    result = AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id)
     assert not result.ok and any("signature" in p for p in result.problems)
 
 
 def test_wrong_public_key_does_not_verify(log):
     other = Identity.generate(Principal("x"), source=SeededKeySource(5)).public().public_key
-    assert not verify_log(log.entries, log.checkpoints, other).ok
+    assert not verify_log(log.entries, log.checkpoints, other, log_id=log.log_id).ok
 
 
 def test_in_memory_log_and_html(log):
@@ -170,11 +170,230 @@ def test_entries_no_checkpoint_signed_are_found(log):
     forged = json.dumps({"seq": 10, "action": "read", "allowed": True}, sort_keys=True,
                         separators=(",", ":")).encode()
     _rewrite(log.path, entries + [forged])
-    result = AuditLog.verify_file(log.path, log.public_key)
+    result = AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id)
     assert not result.ok and result.first_bad == 10
     assert "no signed checkpoint" in str(result)
     # deleting every checkpoint does not make a rewritten log pass either
     log.path.with_name(log.path.name + ".checkpoints").write_text("")
     _rewrite(log.path, [forged.replace(b'"seq":10', b'"seq":0')])
-    result = AuditLog.verify_file(log.path, log.public_key)
+    result = AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id)
     assert not result.ok and result.first_bad == 0
+
+
+# -- a log a third party can trust --------------------------------------------------------
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from meshkit._security.audit import Witness  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _signer(seed=4):
+    return Identity.generate(Principal("audit", "service"), source=SeededKeySource(seed))
+
+
+def _cut(log, size):
+    """Cut the log back to ``size`` entries together with its checkpoints (the attack)."""
+    entries, cps = AuditLog.read(log.path)
+    _rewrite(log.path, entries[:size])
+    cp_path = log.path.with_name(log.path.name + ".checkpoints")
+    cp_path.write_text("".join(json.dumps(c.to_dict()) + "\n" for c in cps if c.size <= size))
+
+
+def test_opening_a_log_never_erases_it(log):
+    before = log.path.read_bytes()
+    again = AuditLog(_signer(), path=log.path)
+    assert len(again) == 10 and again.log_id == log.log_id
+    assert log.path.read_bytes() == before
+    assert again.append({"action": "read"}) == 10
+    assert AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id).ok
+    # another signer (a second model with a new key) is refused, and erases nothing
+    with pytest.raises(IntegrityError, match="does not verify under this signer"):
+        AuditLog(_signer(5), path=log.path)
+    with pytest.raises(IntegrityError, match="another log"):
+        AuditLog(_signer(), path=log.path, log_id="meshkit-audit/other")
+    assert len(AuditLog.read(log.path)[0]) == 11
+
+
+def test_a_second_model_on_the_same_audit_file_keeps_its_entries(tmp_path):
+    from meshkit import Policy, ProductInfo, SecurityModel
+
+    products = [ProductInfo("orders", "sales", owner="sam", columns=("id",))]
+    path = tmp_path / "audit.jsonl"
+    first = SecurityModel.build(products, policy=Policy(), clock=lambda: 1, audit_path=path)
+    for _ in range(8):
+        first.decide("orders", "not-a-token", "read")
+    with pytest.raises(IntegrityError):  # a fresh audit key cannot continue the log...
+        SecurityModel.build(products, clock=lambda: 1, audit_path=path)
+    assert len(AuditLog.read(path)[0]) == 8  # ...and erases nothing (8 entries, still 8)
+    second = SecurityModel.build(products, clock=lambda: 1,
+                                 audit=AuditLog(first.audit.signer, path=path))
+    second.decide("orders", "not-a-token", "read")
+    assert AuditLog.verify_file(path, first.audit.public_key, log_id=first.audit.log_id).ok
+    assert len(AuditLog.read(path)[0]) == 9
+
+
+def test_log_id_is_checked(tmp_path):
+    a = AuditLog(_signer(), path=tmp_path / "a.jsonl")
+    b = AuditLog(_signer(), path=tmp_path / "b.jsonl")  # same key, another log
+    assert a.log_id != b.log_id
+    for log in (a, b):
+        log.append({"action": "read"})
+    assert AuditLog.verify_file(a.path, a.public_key, log_id=a.log_id).ok
+    result = AuditLog.verify_file(b.path, b.public_key, log_id=a.log_id)
+    assert not result.ok and "belongs to log" in str(result)
+
+
+def test_seeded_demo_runs_do_not_share_audit_keys():
+    from meshkit import ProductInfo, SecurityModel
+
+    products = [ProductInfo("orders", "sales", columns=("id",))]
+    runs = [SecurityModel.build(products, source=SeededKeySource(42), clock=lambda: 1)
+            for _ in range(2)]
+    assert runs[0].keysets["sales"].primary.key_id == runs[1].keysets["sales"].primary.key_id
+    keys = [m.audit.signer.public().public_bytes for m in runs]
+    assert keys[0] != keys[1] and runs[0].audit.log_id != runs[1].audit.log_id
+
+
+_WRITER = """
+import sys
+from meshkit._security.audit import AuditLog
+from meshkit._security.keys import SeededKeySource
+from meshkit._security.tokens import Identity, Principal
+signer = Identity.generate(Principal("audit", "service"), source=SeededKeySource(4))
+log = AuditLog(signer, path=sys.argv[1])
+for i in range(int(sys.argv[3])):
+    log.append({"writer": sys.argv[2], "i": i})
+"""
+
+
+def test_n_processes_appending_to_one_log_produce_one_valid_tree(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(_signer(), path=path)
+    log.append({"writer": "parent"})
+    n, each = 4, 40
+    env = {"PYTHONPATH": str(ROOT), "PATH": ""}
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), f"w{k}", str(each)],
+                              env=env, stderr=subprocess.PIPE) for k in range(n)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    entries, cps = AuditLog.read(path)
+    records = [json.loads(e) for e in entries]
+    assert [r["seq"] for r in records] == list(range(1 + n * each))  # one sequence
+    for k in range(n):
+        assert [r["i"] for r in records if r.get("writer") == f"w{k}"] == list(range(each))
+    assert [c.size for c in cps] == list(range(2 + n * each))  # one tree, signed at each
+    assert AuditLog.verify_file(path, log.public_key, log_id=log.log_id).ok
+    assert len(log.refresh()) == 1 + n * each and log.verify().ok
+
+
+def test_threads_appending_share_one_sequence(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    logs = [AuditLog(_signer(), path=path)]
+    logs += [AuditLog(_signer(), path=path) for _ in range(2)]
+    shared = logs[0]
+
+    def write(log, k):
+        for i in range(30):
+            log.append({"thread": k, "i": i})
+
+    threads = [threading.Thread(target=write, args=(logs[k % 3] if k < 3 else shared, k))
+               for k in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    entries, _ = AuditLog.read(path)
+    assert [json.loads(e)["seq"] for e in entries] == list(range(150))
+    assert AuditLog.verify_file(path, shared.public_key, log_id=shared.log_id).ok
+
+
+def test_truncation_is_caught_by_a_witness(log, tmp_path):
+    witness = Witness(tmp_path / "witness" / "checkpoints.jsonl")
+    assert witness.watch(log).size == 10
+    _cut(log, 6)  # tail and checkpoints cut together: the log agrees with itself...
+    assert AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id).ok
+    result = AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id, witness=witness)
+    assert not result.ok and "cut back" in str(result) and result.first_bad == 6
+    # ...and regrown past the witnessed size with other entries: the proof fails
+    regrown = AuditLog(_signer(), path=log.path)
+    for i in range(6):
+        regrown.append({"action": "forged", "i": i})
+    assert regrown.verify().ok
+    result = regrown.verify(witness=witness)
+    assert not result.ok and "consistency proof fails" in str(result)
+    with pytest.raises(IntegrityError, match="does not extend"):
+        witness.watch(regrown)
+    # both files emptied
+    log.path.write_bytes(b"")
+    log.path.with_name(log.path.name + ".checkpoints").write_text("")
+    result = AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id, witness=witness)
+    assert not result.ok and "cut back" in str(result)
+
+
+def test_a_witness_follows_an_honest_log_and_keeps_its_own_file(log, tmp_path):
+    path = tmp_path / "witness.jsonl"
+    witness = Witness(path)
+    witness.watch(log)
+    for i in range(5):
+        log.append({"action": "read", "i": i})
+        witness.watch(log)
+    assert log.verify(witness=witness).ok and witness.latest(log.log_id).size == 15
+    reopened = Witness(path, identity=witness.identity)
+    assert reopened.latest(log.log_id).size == 15
+    # the log's writer rewrites the witness's file back to size 10: the witness notices
+    lines = path.read_text().splitlines()
+    doc = json.loads(lines[0])
+    lines.append(json.dumps(doc))  # an old record replayed is fine (the newest counts)...
+    forged = dict(doc, size=99)
+    lines.append(json.dumps(forged))  # ...a record it did not sign is not
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(IntegrityError, match="not signed by this witness"):
+        Witness(path, identity=witness.identity)
+    with pytest.raises(IntegrityError, match="not signed by this witness"):
+        Witness(path)  # another witness's file
+
+
+def test_malformed_checkpoints_are_meshkit_errors(log):
+    cp_path = log.path.with_name(log.path.name + ".checkpoints")
+    lines = cp_path.read_text().splitlines()
+    for bad in ("{not json", json.dumps({"log_id": log.log_id, "size": 3}),
+                json.dumps({**json.loads(lines[2]), "root": "zz"}), "[1, 2]"):
+        cp_path.write_text("\n".join([*lines[:3], bad, *lines[4:]]) + "\n")
+        with pytest.raises(IntegrityError, match="malformed audit checkpoint") as err:
+            AuditLog.read(log.path)
+        assert err.value.where.endswith("line 4")
+        with pytest.raises(IntegrityError, match="malformed audit checkpoint"):
+            AuditLog(_signer(), path=log.path)
+    cp_path.write_text("\n".join(lines) + "\n")
+    log.path.write_bytes(log.path.read_bytes() + b'{"seq":10,"act')  # a cut-off write
+    with pytest.raises(IntegrityError, match="partial line"):
+        AuditLog.read(log.path)
+
+
+def _append_from_child(log, name, count):
+    for i in range(count):
+        log.append({"writer": name, "i": i})
+
+
+def test_forked_writers_sharing_one_log_object_still_take_turns(tmp_path):
+    import multiprocessing
+
+    log = AuditLog(_signer(), path=tmp_path / "audit.jsonl")
+    log.append({"writer": "parent"})  # the lock descriptor is open before the fork
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_append_from_child, args=(log, f"c{k}", 30))
+                for k in range(3)]
+    for child in children:
+        child.start()
+    _append_from_child(log, "parent", 30)
+    for child in children:
+        child.join(timeout=300)
+        assert child.exitcode == 0
+    entries, _ = AuditLog.read(log.path)
+    assert [json.loads(e)["seq"] for e in entries] == list(range(1 + 4 * 30))
+    assert log.verify().ok and len(log) == 1 + 4 * 30

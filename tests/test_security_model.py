@@ -21,6 +21,16 @@ FRAME = pl.DataFrame({"id": [1, 2, 3, 4], "email": ["a@x.io", "b@y.io", "c@x.io"
                       "region": ["north", "south", "north", "south"], "age": [31, 42, 53, 64]})
 
 
+class Clock:
+    """A test clock given to the model when it is built; the test moves it."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
 @pytest.fixture()
 def world(tmp_path):
     src = SeededKeySource(3)
@@ -28,7 +38,7 @@ def world(tmp_path):
            for n, d, r in [("cleo", "crm", ("owner",)), ("sam", "sales", ("owner",)),
                            ("ana", "marketing", ("analyst",))]}
     model = SecurityModel.build([CUSTOMERS, LEADS, ORDERS], identities=ids.values(),
-                                source=src, clock=lambda: T0, audit_path=tmp_path / "audit.jsonl")
+                                source=src, clock=Clock(T0), audit_path=tmp_path / "audit.jsonl")
     store = SecureStore(tmp_path / "secure", model)
     store.publish("customers", FRAME, ids["cleo"])
     return model, store, ids
@@ -83,8 +93,9 @@ def test_column_outside_grant_and_expired_grant(world):
     with pytest.raises(AuthorizationError, match="outside the grant"):
         store.read("customers", _token(ids["ana"]), columns=["id", "email"])
     later = T0 + 7200
+    model.clock.t = later  # the model's clock moved on: the grant has expired
     with pytest.raises(AuthorizationError, match="expired"):
-        store.read("customers", _token(ids["ana"], now=later), now=later)
+        store.read("customers", _token(ids["ana"], now=later))
 
 
 @pytest.mark.parametrize("attack", ["forged", "expired", "audience", "none"])
@@ -158,7 +169,8 @@ def test_rotation_rewraps_without_reencrypting(world):
     digests = {v: hashlib.sha256(store.blob_path("customers", v).read_bytes()).hexdigest()
                for v in (0, 1)}
     first = model.keysets["crm"].primary.key_id
-    out = store.rotate("crm", now=T0 + 100 * 86400)
+    model.clock.t = T0 + 100 * 86400
+    out = store.rotate("crm")
     assert out["rewrapped"] == 2 and out["key_id"] != first
     for v in (0, 1):
         assert store.manifest("customers", v)["envelope"]["wrapped_key"]["key_id"] == out["key_id"]
@@ -227,11 +239,13 @@ def test_audit_log_survives_a_session_and_detects_edits(world):
     for who in ("ana", "sam", "cleo"):
         security("customers", ids[who], "read", model=model)
     from meshkit import AuditLog
-    assert AuditLog.verify_file(model.audit.path, model.audit.public_key).ok
+    assert AuditLog.verify_file(model.audit.path, model.audit.public_key,
+                               log_id=model.audit.log_id).ok
     lines = model.audit.path.read_bytes().splitlines()
     lines[2] = lines[2].replace(b'"allowed":false', b'"allowed":true')
     model.audit.path.write_bytes(b"\n".join(lines) + b"\n")
-    result = AuditLog.verify_file(model.audit.path, model.audit.public_key)
+    result = AuditLog.verify_file(model.audit.path, model.audit.public_key,
+                               log_id=model.audit.log_id)
     assert not result.ok and result.first_bad == 2
 
 
@@ -240,13 +254,15 @@ def test_posture_counts(world):
     model.policy.grant(principal="ana", product="customers", action="read")  # PII in clear
     model.policy.grant(principal="ana", product="customers", action="read", columns=["id"],
                        expires=datetime.fromtimestamp(T0 + 86400, timezone.utc).isoformat())
-    report = posture(model, now=T0 + 200 * 86400)
+    model.clock.t = T0 + 200 * 86400
+    report = posture(model)
     rows = {r["domain"]: r for r in report.rows}
     assert rows["crm"]["products"] == 2 and rows["crm"]["products_encrypted"] == 1
     assert rows["crm"]["pii_columns"] == 3 and rows["crm"]["pii_protected"] == 2
     assert rows["crm"]["broad_grants"] == 1
     assert rows["crm"]["keys_past_rotation"] == 1 and rows["sales"]["products_encrypted"] == 0
-    assert posture(model, now=T0)._repr_html_().count("<tr>") == 3
+    model.clock.t = T0
+    assert posture(model)._repr_html_().count("<tr>") == 3
     assert "keys_past_rotation" in str(report)
     assert report.to_frame().height == 2
 
@@ -419,3 +435,194 @@ def test_tokenized_and_clear_rows_of_one_column(world):
                        masks={"email": "tokenize"})
     tokens = store.read("customers", _token(ids["sam"]), columns=["id", "email"])
     assert tokens["email"][1] == out["email"][1]
+
+
+# -- nothing that decides access is taken from the caller ------------------------------
+def test_a_marketing_token_plus_purpose_fraud_gets_no_pii_in_clear(world):
+    model, store, ids = world
+    model.policy.grant(id="fraud", principal="ana", product="customers", action="read",
+                       columns=["id", "email"], purpose="fraud")
+    model.policy.grant(id="marketing", principal="ana", product="customers", action="read",
+                       columns=["id", "email"], masks={"email": "redact"}, purpose="marketing")
+    marketing = _token(ids["ana"], purpose="marketing")
+    # the purpose is no longer an argument anyone can pass on a read or a decision
+    with pytest.raises(TypeError):
+        store.read("customers", marketing, purpose="fraud")
+    with pytest.raises(TypeError):
+        security("customers", marketing, "read", model=model, purpose="fraud")
+    with pytest.raises(TypeError):
+        model.decide("customers", marketing, "read", purpose="fraud")
+    out = store.read("customers", marketing)
+    assert out["email"].null_count() == out.height  # redacted: no name, no e-mail in clear
+    assert not set(FRAME["email"].drop_nulls()) & set(out["email"].drop_nulls())
+    entry = model.audit.records()[-1]
+    assert entry["purpose"] == "marketing" and [g["id"] for g in entry["grants"]] == ["marketing"]
+    # the purpose bound into a token at issue time is what the fraud grant is checked against
+    fraud = store.read("customers", _token(ids["ana"], purpose="fraud"))
+    assert fraud["email"].to_list() == FRAME["email"].to_list()
+    # no purpose stated: neither grant applies
+    with pytest.raises(AuthorizationError, match="purpose"):
+        store.read("customers", _token(ids["ana"]))
+
+
+def test_now_2017_cannot_revive_an_expired_grant_or_token(world):
+    model, store, ids = world
+    y2017 = int(datetime(2017, 1, 1, tzinfo=timezone.utc).timestamp())
+    model.policy.grant(principal="ana", product="customers", action="read", columns=["id"],
+                       expires=datetime.fromtimestamp(T0 - 86400, timezone.utc).isoformat())
+    for call in (lambda: store.read("customers", _token(ids["ana"]), now=y2017),
+                 lambda: model.decide("customers", _token(ids["ana"]), "read", now=y2017),
+                 lambda: security("customers", _token(ids["ana"]), model=model, now=y2017),
+                 lambda: posture(model, now=y2017)):
+        with pytest.raises(TypeError):
+            call()
+    with pytest.raises(AuthorizationError, match="expired"):
+        store.read("customers", _token(ids["ana"]))
+    month_old = _token(ids["ana"], now=T0 - 30 * 86400, ttl=900)
+    with pytest.raises(AuthenticationError, match="expired"):
+        store.read("customers", month_old)
+    # an event cannot carry a time of its own choosing either
+    with pytest.raises(SecurityError, match="clock"):
+        model.record("note", time=y2017)
+    assert {r["time"] for r in model.audit.records()} == {T0}  # no forged time was logged
+
+
+def test_a_known_principal_with_another_key_is_refused_unless_rotated(world):
+    model, store, ids = world
+    impostor = Identity.generate(ids["cleo"].principal)  # same principal, another key
+    with pytest.raises(AuthenticationError, match="another key"):
+        model.directory.add(impostor)
+    with pytest.raises(AuthenticationError, match="other attributes"):
+        model.directory.add(Identity.generate(Principal("cleo", domain="crm", roles=("admin",)),
+                                              source=SeededKeySource(3)))
+    model.directory.add(ids["cleo"])  # the same key again changes nothing
+    assert store.read("customers", _token(ids["cleo"])).equals(FRAME)
+    assert not model.decide("customers", _token(impostor), "read").allowed
+    model.rotate_principal_key(impostor)  # an explicit, audited rotation
+    assert model.audit.records()[-1]["event"] == "principal_key_rotation"
+    assert model.decide("customers", _token(impostor), "read").allowed
+    old = model.decide("customers", _token(ids["cleo"]), "read")
+    assert not old.allowed and "does not verify" in old.layer("authentication").reason
+    with pytest.raises(AuthenticationError, match="unknown principal"):
+        model.directory.rotate(Identity.generate(Principal("zed")))
+
+
+def test_a_deny_or_grant_naming_an_unknown_product_is_refused_when_built(world):
+    from meshkit import PolicyError
+
+    model, store, ids = world
+    with pytest.raises(PolicyError, match="product that does not exist") as err:
+        SecurityModel.build([CUSTOMERS, ORDERS], policy=Policy.from_dict(
+            {"denies": [{"principal": "ana", "product": "Customers"}]}), clock=lambda: T0)
+    assert "Customers" in err.value.found and err.value.where.endswith(".product")
+    with pytest.raises(PolicyError, match="domain that does not exist"):
+        SecurityModel.build([CUSTOMERS], policy=Policy.from_dict(
+            {"grants": [{"role": "analyst", "domain": "CRM", "action": "read"}]}),
+            clock=lambda: T0)
+    # added to a built model's policy: refused at once, the policy unchanged
+    before = (len(model.policy.grants), len(model.policy.denies))
+    with pytest.raises(PolicyError, match="product that does not exist"):
+        model.policy.deny(principal="ana", product="Customers")
+    with pytest.raises(PolicyError, match="product that does not exist"):
+        model.policy.grant(principal="ana", product="Customers", action="read")
+    assert (len(model.policy.grants), len(model.policy.denies)) == before
+    model.policy.deny(principal="ana", product="customers")
+    model.policy.grant(principal="ana", product="customers", action="read")
+    assert "explicit deny" in model.decide("customers", _token(ids["ana"])).reason
+
+
+def test_grant_filters_on_unknown_columns_or_wrong_types_are_refused_at_build():
+    from meshkit import PolicyError
+
+    typed = ProductInfo("customers", "crm", owner="cleo", columns=("id", "region", "age"),
+                        types=(("id", "integer"), ("region", "string"), ("age", "integer")))
+    for row_filter, message in (("regoin == 'north'", "does not have"),
+                                ("age > '30'", "another type"),
+                                ("region == 3", "another type"),
+                                ("age in [1, 'x']", "of one type"),
+                                ("age > True", "another type")):
+        with pytest.raises(PolicyError, match=message) as err:
+            policy = Policy.from_dict({"grants": [{"principal": "ana", "product": "customers",
+                                                   "action": "read", "row_filter": row_filter}]})
+            SecurityModel.build([typed], policy=policy, clock=lambda: T0)
+        assert err.value.where.endswith(".row_filter")
+    # a domain-wide grant's filter must run on every product of the domain
+    other = ProductInfo("leads", "crm", owner="cleo", columns=("lead",), types=(("lead", "integer"),))
+    with pytest.raises(PolicyError, match="does not have"):
+        Policy.from_dict({"grants": [{"role": "analyst", "domain": "crm", "action": "read",
+                                      "row_filter": "age > 30"}]}, products=[typed, other])
+    ok = Policy.from_dict({"grants": [{"principal": "ana", "product": "customers",
+                                       "action": "read",
+                                       "row_filter": "age >= 30 and region in ['north']"}]},
+                          products=[typed])
+    assert len(ok.grants) == 1
+
+
+def test_a_malformed_manifest_is_a_meshkit_error_and_the_attempt_is_audited(world):
+    model, store, ids = world
+    before = len(model.audit)
+    store.manifest_path("customers", 0).write_text("{not json")
+    with pytest.raises(IntegrityError, match="not valid JSON"):
+        store.read("customers", ids["cleo"])
+    assert len(model.audit) == before + 1
+    entry = model.audit.records()[-1]
+    assert entry["allowed"] is False and entry["layers"]["encryption"]["passed"] is False
+    assert "IntegrityError" in entry["layers"]["encryption"]["reason"]
+    assert model.audit.verify().ok
+
+
+# -- property: through the whole decision (bound policy, purpose from the token) --------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SUBJECTS = [{"principal": "ana"}, {"role": "analyst"}, {"principal": "sam"}]
+_SCOPES = [{"product": "customers"}, {"product": "orders"}, {"domain": "crm"}]
+_grant_st = st.fixed_dictionaries(
+    {"action": st.sampled_from(["read", "write"]), "subject": st.sampled_from(_SUBJECTS),
+     "scope": st.sampled_from(_SCOPES)},
+    optional={"masks": st.dictionaries(st.just("email"), st.sampled_from(["partial", "redact"]),
+                                       max_size=1),
+              "purpose": st.sampled_from(["fraud", "marketing"]),
+              "expires": st.sampled_from([T0 - 60, T0 + 60])},
+).map(lambda g: {**{k: v for k, v in g.items() if k not in ("subject", "scope")},
+                 **g["subject"], **g["scope"]}).filter(
+    lambda g: not (g.get("masks") and g.get("product") == "orders"))  # orders has no email
+_deny_st = st.tuples(st.sampled_from(_SUBJECTS), st.sampled_from(_SCOPES + [{}]),
+                     st.sampled_from(["*", "read", "write"])).map(
+    lambda t: {**t[0], **t[1], "action": t[2]})
+_ask_st = st.tuples(st.sampled_from(["ana", "sam"]), st.sampled_from(["customers", "orders"]),
+                    st.sampled_from(["read", "write"]),
+                    st.sampled_from([None, "fraud", "marketing"]))
+_PEOPLE = {n: Identity.generate(Principal(n, domain=d, roles=("analyst",)),
+                                source=SeededKeySource(5))
+           for n, d in (("ana", "marketing"), ("sam", "sales"))}
+
+
+def _levels(model, asks):
+    out = []
+    for who, product, action, purpose in asks:
+        d = model.decide(product, _token(_PEOPLE[who], purpose=purpose), action)
+        access = d.access
+        allowed = bool(access is not None and access.allowed)
+        out.append((allowed, {c: access.level(c) if allowed else 0
+                              for c in model.products[product].columns}))
+    return out
+
+
+@given(grants=st.lists(_grant_st, min_size=1, max_size=5), deny=_deny_st,
+       which=st.integers(0, 4), asks=st.lists(_ask_st, min_size=1, max_size=5))
+@settings(max_examples=40, deadline=None)
+def test_a_deny_or_a_removed_grant_never_widens_a_decision(grants, deny, which, asks):
+    model = SecurityModel.build([CUSTOMERS, ORDERS], identities=_PEOPLE.values(),
+                                policy=Policy.from_dict({"grants": grants}), clock=lambda: T0)
+    before = _levels(model, asks)
+    for change in ("deny", "remove"):
+        if change == "deny":
+            model.policy.deny(**deny)
+        else:
+            model.policy.remove_grant(model.policy.grants[which % len(model.policy.grants)].id)
+        after = _levels(model, asks)
+        for (was, old), (now, new) in zip(before, after):
+            assert was or not now
+            assert all(new[c] <= old[c] for c in new)
+        before = after

@@ -145,3 +145,38 @@ def test_identity_requires_ed25519_and_principal_is_checked():
         Principal("")
     ident = Identity(Principal("x"), Ed25519PrivateKey.generate())
     assert "x" in repr(ident) and "PRIVATE" not in repr(ident).upper()
+
+
+def test_purpose_is_a_signed_claim_and_time_is_the_verifiers_clock(world):
+    alice, etl, verifier = world
+    token = alice.issue_token(audience="meshkit", now=T0, ttl=300, purpose="fraud")
+    clocked = TokenVerifier(verifier.directory, audience="meshkit", clock=lambda: T0 + 10)
+    assert clocked.verify(token).claims["purpose"] == "fraud"
+    late = TokenVerifier(verifier.directory, audience="meshkit", clock=lambda: T0 + 301)
+    with pytest.raises(AuthenticationError, match="expired"):
+        late.verify(token)
+    with pytest.raises(AuthenticationError, match="purpose"):
+        alice.issue_token(audience="meshkit", now=T0, purpose="")
+    # a purpose that is not a string, signed by the holder, is refused
+    key = OKPKey.import_key(alice._key)
+    odd = jwt.encode({"alg": "Ed25519", "kid": "alice"},
+                     {"iss": "alice", "sub": "alice", "aud": "meshkit", "iat": T0,
+                      "exp": T0 + 60, "purpose": ["fraud", "marketing"]}, key,
+                     algorithms=["Ed25519"])
+    with pytest.raises(AuthenticationError, match="purpose"):
+        clocked.verify(odd)
+
+
+def test_directory_refuses_a_second_key_for_a_known_principal(world):
+    alice, etl, verifier = world
+    directory = verifier.directory
+    other = Identity.generate(alice.principal, source=SeededKeySource(12))
+    with pytest.raises(AuthenticationError, match="another key") as err:
+        directory.add(other)
+    assert err.value.where == "directory['alice']"
+    directory.add(alice.public())  # the same entry again: nothing changes
+    assert directory.get("alice").public_bytes == alice.public().public_bytes
+    directory.rotate(other)
+    assert directory.get("alice").public_bytes == other.public().public_bytes
+    with pytest.raises(AuthenticationError, match="cannot change the principal"):
+        directory.rotate(Identity.generate(Principal("alice", "service")))

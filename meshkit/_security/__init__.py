@@ -9,7 +9,8 @@ Small modules, one job each:
 ``columns``    PII column protection: AES-SIV (joinable) or AES-GCM (randomized)
 ``tokens``     principals, Ed25519 identities, JWTs pinned to ``alg: Ed25519``
 ``policy``     grants, denies, access requests; masks and row filters on polars frames
-``audit``      RFC 6962 Merkle log, Ed25519-signed checkpoints, inclusion/consistency proofs
+``audit``      RFC 6962 Merkle log, Ed25519-signed checkpoints, inclusion/consistency proofs,
+               several writers under a file lock, witnesses that catch a log cut back
 ``model``      the :class:`Decision` and :func:`security`
 ``store``      :class:`SecureStore`: the encrypted, audited read path
 ``posture``    the per-domain posture report
@@ -19,15 +20,16 @@ Production code draws every key from ``os.urandom``; pass a :class:`SeededKeySou
 reproducible notebooks and tests (anyone who knows the seed knows the keys).
 """
 
-from meshkit._security.audit import (AuditLog, AuditVerification, Checkpoint, consistency_proof,
-                                    inclusion_proof, leaf_hash, merkle_root, verify_consistency,
-                                    verify_inclusion, verify_log)
+from meshkit._security.audit import (AuditLog, AuditVerification, Checkpoint, Witness,
+                                    consistency_proof, inclusion_proof, leaf_hash, merkle_root,
+                                    verify_consistency, verify_inclusion, verify_log)
 from meshkit._security.columns import protect_frame, unprotect_frame
 from meshkit._security.envelope import Envelope, product_context, schema_hash
 from meshkit._security.keys import Keyset, SeededKeySource, SystemKeySource, WrappedKey
 from meshkit._security.model import Decision, Layer, SecurityModel, security, use_model
 from meshkit._security.policy import (AccessRequest, AccessResult, Deny, Grant, Policy,
-                                     ProductInfo, apply_access, parse_row_filter)
+                                     ProductInfo, apply_access, check_row_filter,
+                                     parse_row_filter)
 from meshkit._security.posture import PostureReport, posture
 from meshkit._security.store import SecurePublication, SecureStore
 from meshkit._security.streaming import (decrypt_bytes, decrypt_file, encrypt_bytes,
@@ -44,8 +46,8 @@ __all__ = [
     "protect_frame", "unprotect_frame",
     "Principal", "Identity", "PublicIdentity", "Directory", "TokenVerifier",
     "Policy", "Grant", "Deny", "AccessRequest", "AccessResult", "ProductInfo",
-    "apply_access", "parse_row_filter",
-    "AuditLog", "Checkpoint", "AuditVerification", "verify_log", "leaf_hash", "merkle_root",
+    "apply_access", "parse_row_filter", "check_row_filter",
+    "AuditLog", "Checkpoint", "AuditVerification", "Witness", "verify_log", "leaf_hash", "merkle_root",
     "inclusion_proof", "consistency_proof", "verify_inclusion", "verify_consistency",
     "PostureReport", "posture",
 ]

@@ -6,6 +6,11 @@ the principal directory and token verifier, the policy and the audit log. :meth:
 whether the data is protected, who the caller is, and whether the caller may act, each with
 its reason. Every decision is appended to the audit log.
 
+Nothing that decides access comes from the caller: the *purpose* of a read is the
+``purpose`` claim of the caller's signed token (bound when the token was issued and checked
+against the grant), and the *time* is the model's own clock, given when the model is built
+(a test passes a fixed or advancing clock there, never a time on a read).
+
 Examples
 --------
 >>> from meshkit._security.keys import SeededKeySource
@@ -30,11 +35,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from meshkit._errors import AuthenticationError, AuthorizationError, SecurityError
+from meshkit._errors import (AuthenticationError, AuthorizationError, MeshkitError,
+                            SecurityError)
 from meshkit._security.audit import AuditLog
 from meshkit._security.keys import Keyset, SystemKeySource
 from meshkit._security.policy import AccessResult, Policy, ProductInfo, as_product_info
-from meshkit._security.tokens import (Directory, Identity, Principal, TokenVerifier, to_epoch)
+from meshkit._security.tokens import Directory, Identity, Principal, TokenVerifier
 
 __all__ = ["Layer", "Decision", "SecurityModel", "security", "use_model"]
 
@@ -187,7 +193,7 @@ class SecurityModel:
         The token audience this mesh accepts.
     clock : callable, optional
         Returns epoch seconds; defaults to ``time.time``. Pass a fixed clock for
-        reproducible notebooks.
+        reproducible notebooks. It is the only time a decision uses.
     trust_principals : bool
         When True, a bare :class:`Principal` from the directory counts as authenticated
         (in-process callers). Default False: pass a token or an :class:`Identity`.
@@ -209,31 +215,45 @@ class SecurityModel:
         self.policy = policy
         self.audit = audit
         self.audience = audience
-        self.verifier = TokenVerifier(directory, audience=audience)
         self.clock = clock or time.time
+        self.verifier = TokenVerifier(directory, audience=audience, clock=self.clock)
         self.trust_principals = trust_principals
         self.source = source or SystemKeySource()
         self.store = None  # set by SecureStore
+        # a grant or deny naming a product, domain or column the mesh does not have is
+        # refused now, and so is every one added later (not matched against nothing at read)
+        self.policy.bind(self.products.values())
 
     @classmethod
     def build(cls, products, *, identities=(), policy: Policy | None = None,
               audience: str = "meshkit", source=None, clock=None, audit_path=None,
-              now: datetime | None = None, **kwargs) -> "SecurityModel":
+              audit: AuditLog | None = None, keys_created: datetime | None = None,
+              **kwargs) -> "SecurityModel":
         """A model with a fresh keyset per domain, a directory of ``identities`` and an
-        audit log signed by a new ``audit`` service identity.
+        audit log.
 
-        ``source`` (a :class:`~meshkit._security.keys.KeySource`) makes every key
-        reproducible for demos; leave it out in production (``os.urandom``).
+        ``source`` (a :class:`~meshkit._security.keys.KeySource`) makes the domain keys and
+        identities reproducible for demos; leave it out in production (``os.urandom``). The
+        audit log's signing key never comes from ``source``: two demo runs with one seed
+        never share an audit key (whoever knows the seed could otherwise sign a forged log).
+        Pass ``audit`` (an :class:`AuditLog` with its signer) to append to a log kept across
+        sessions; ``audit_path`` opens the log there with a new signer (a log already there
+        under another key is refused, never erased). ``keys_created`` dates the domain keys
+        (default: the clock's now).
         """
         if hasattr(products, "products") and callable(products.products):
             products = list(products.products())
         products = list(products)
         domains = sorted({as_product_info(p).domain for p in products})
         clock = clock or time.time
-        created = now or datetime.fromtimestamp(clock(), timezone.utc)
+        created = keys_created or datetime.fromtimestamp(clock(), timezone.utc)
         keysets = {d: Keyset.generate(d, now=created, source=source) for d in domains}
-        auditor = Identity.generate(Principal("meshkit-audit", "service"), source=source)
-        audit = AuditLog(auditor, path=audit_path)
+        if audit is None:
+            auditor = Identity.generate(Principal("meshkit-audit", "service"))  # os.urandom
+            audit = AuditLog(auditor, path=audit_path)
+        elif audit_path is not None:
+            raise SecurityError("pass either an audit log or a path for one", where="build()",
+                                expected="audit=... or audit_path=...", found="both")
         directory = Directory(identities)
         return cls(products, keysets=keysets, directory=directory, policy=policy or Policy(),
                    audit=audit, audience=audience, clock=clock, source=source, **kwargs)
@@ -264,22 +284,35 @@ class SecurityModel:
         policy.check(products)
         model = cls.build(products, identities=identities.values(), policy=policy,
                           audience=audience, source=source, clock=clock, audit_path=audit_path,
-                          now=keys_created)
+                          keys_created=keys_created)
         return model, identities
 
     def __repr__(self) -> str:
         return (f"SecurityModel(products={len(self.products)}, domains={len(self.keysets)}, "
                 f"principals={len(self.directory)}, {self.policy!r})")
 
-    def now(self, now=None) -> int:
-        return to_epoch(now) if now is not None else int(self.clock())
+    def now(self) -> int:
+        """The model's clock, in epoch seconds: the only time a decision uses."""
+        return int(self.clock())
+
+    def rotate_principal_key(self, identity) -> None:
+        """Replace a known principal's public key (an explicit, audited key rotation).
+
+        :meth:`Directory.add` refuses a principal that exists with another key; this is
+        the one way to change it.
+        """
+        public = identity.public() if isinstance(identity, Identity) else identity
+        self.directory.rotate(public)
+        self.record("principal_key_rotation", principal=public.principal.name,
+                    public_key=public.public_bytes.hex())
 
     def product_info(self, product) -> ProductInfo | None:
         name = product if isinstance(product, str) else getattr(product, "name", None)
         return self.products.get(name)
 
     # -- layers --------------------------------------------------------------------
-    def _authenticate(self, who, t: int) -> tuple[Principal | None, Layer]:
+    def _authenticate(self, who, t: int) -> tuple[Principal | None, str | None, Layer]:
+        """The verified principal, the purpose its token states, and the layer."""
         if isinstance(who, Identity):
             token = who.issue_token(audience=self.audience, now=t, ttl=60)
             return self._authenticate(token, t)
@@ -287,23 +320,27 @@ class SecurityModel:
             try:
                 verified = self.verifier.verify(who, now=t)
             except AuthenticationError as exc:
-                return None, Layer("authentication", False, str(exc))
+                return None, None, Layer("authentication", False, str(exc))
             p = verified.principal
-            return p, Layer("authentication", True,
-                            f"{p.name}: Ed25519 token verified (aud {self.audience})")
+            purpose = verified.claims.get("purpose")
+            stated = f", purpose {purpose!r}" if purpose is not None else ""
+            return p, purpose, Layer("authentication", True,
+                                     f"{p.name}: Ed25519 token verified (aud "
+                                     f"{self.audience}{stated})")
         if isinstance(who, Principal):
             known = self.directory.principal(who.name)
             if known is None:
-                return None, Layer("authentication", False,
-                                   f"unknown principal {who.name!r}")
+                return None, None, Layer("authentication", False,
+                                         f"unknown principal {who.name!r}")
             if not self.trust_principals:
-                return None, Layer("authentication", False,
-                                   f"a bare principal ({who.name}) proves nothing: pass a "
-                                   f"signed token or an Identity")
-            return known, Layer("authentication", True, f"{who.name}: trusted in-process")
-        return None, Layer("authentication", False,
-                           f"expected a token, an Identity or a Principal; found "
-                           f"{type(who).__name__}")
+                return None, None, Layer("authentication", False,
+                                         f"a bare principal ({who.name}) proves nothing: pass "
+                                         f"a signed token or an Identity")
+            return known, None, Layer("authentication", True,
+                                      f"{who.name}: trusted in-process")
+        return None, None, Layer("authentication", False,
+                                 f"expected a token, an Identity or a Principal; found "
+                                 f"{type(who).__name__}")
 
     def _encryption(self, info: ProductInfo | None, action: str, version) -> Layer:
         if info is None:
@@ -321,14 +358,25 @@ class SecurityModel:
 
     # -- the decision --------------------------------------------------------------
     def decide(self, product, who, action: str = "read", *, columns=None,
-               purpose: str | None = None, now=None, version: int | None = None) -> Decision:
-        """Decide (and audit) whether ``who`` may ``action`` ``product``."""
-        t = self.now(now)
+               version: int | None = None) -> Decision:
+        """Decide (and audit) whether ``who`` may ``action`` ``product``.
+
+        The time is the model's clock; the purpose is the ``purpose`` claim of the caller's
+        verified token (an :class:`Identity` or a trusted principal states none). Neither
+        can be passed here. When the stored product cannot even be described (a malformed
+        manifest), the failed attempt is audited and the :class:`MeshkitError` raised.
+        """
+        t = self.now()
         info = self.product_info(product)
         name = info.name if info else (product if isinstance(product, str)
                                        else str(getattr(product, "name", product)))
-        enc = self._encryption(info, action, version)
-        principal, authn = self._authenticate(who, t)
+        failure = None
+        try:
+            enc = self._encryption(info, action, version)
+        except MeshkitError as exc:
+            failure = exc
+            enc = Layer("encryption", False, f"{type(exc).__name__}: {exc}")
+        principal, purpose, authn = self._authenticate(who, t)
         access = None
         if not authn.passed:
             authz = Layer("authorization", None, "not reached: caller not authenticated")
@@ -343,13 +391,19 @@ class SecurityModel:
                             (enc, authn, authz), access, purpose, t)
         index = self.audit.append({"time": t, **{k: v for k, v in decision.to_dict().items()
                                                  if k != "time"}})
+        if failure is not None:
+            raise failure
         return Decision(name, action, decision.principal, decision.layers, access, purpose, t,
                         index)
 
     def record(self, event: str, **fields) -> int:
-        """Append a non-decision event (integrity failure, rotation...) to the audit log."""
-        return self.audit.append({"event": event, "time": self.now(fields.pop("now", None)),
-                                  **fields})
+        """Append a non-decision event (integrity failure, rotation...) to the audit log,
+        stamped with the model's clock (a ``time`` in ``fields`` is refused)."""
+        if "time" in fields or "now" in fields:
+            raise SecurityError("an audit event takes its time from the model's clock",
+                                where=f"record({event!r})", expected="no 'time' or 'now'",
+                                found=sorted({"time", "now"} & set(fields)))
+        return self.audit.append({"event": event, "time": self.now(), **fields})
 
 
 _ACTIVE: list[SecurityModel] = []
@@ -366,8 +420,7 @@ def use_model(model: SecurityModel):
 
 
 def security(product, principal_or_token, action: str = "read", *,
-             model: SecurityModel | None = None, columns=None, purpose: str | None = None,
-             now=None) -> Decision:
+             model: SecurityModel | None = None, columns=None) -> Decision:
     """``security(D) = encryption(D) ∩ authentication(U) ∩ authorization(U, D)``.
 
     Parameters
@@ -377,8 +430,9 @@ def security(product, principal_or_token, action: str = "read", *,
     action : {"read", "write", "publish", "administer"}
     model : SecurityModel, optional
         Defaults to the model activated with :func:`use_model` (or :meth:`SecureStore`'s).
-    columns, purpose, now
-        Passed to :meth:`SecurityModel.decide`.
+    columns : list of str, optional
+        The columns asked for (every one must be visible). The purpose comes from the
+        token's ``purpose`` claim and the time from the model's clock, never from here.
 
     Returns
     -------
@@ -391,5 +445,4 @@ def security(product, principal_or_token, action: str = "read", *,
                                 expected="model=... or an active `with use_model(model):`",
                                 found="none")
         model = _ACTIVE[-1]
-    return model.decide(product, principal_or_token, action, columns=columns, purpose=purpose,
-                        now=now)
+    return model.decide(product, principal_or_token, action, columns=columns)

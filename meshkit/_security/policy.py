@@ -46,7 +46,7 @@ from meshkit._errors import PolicyError
 
 __all__ = ["ACTIONS", "MASKS", "ProductInfo", "as_product_info", "Grant", "Deny",
            "AccessRequest", "AccessResult", "GrantAccess", "Policy", "parse_row_filter",
-           "apply_access", "access_levels"]
+           "check_row_filter", "apply_access", "access_levels"]
 
 ACTIONS = ("read", "write", "publish", "administer")
 #: Masks, from most to least revealing (a clear column is more revealing than any mask).
@@ -66,28 +66,42 @@ _TOP_FIELDS = {"grants", "denies", "version"}
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProductInfo:
-    """What authorization needs to know about a product."""
+    """What authorization needs to know about a product.
+
+    ``types`` pairs columns with their ODCS logical type (``("amount", "number")``...): a
+    row filter comparing a column with a literal of another type is refused when the policy
+    is bound to the products, not when a read runs.
+    """
 
     name: str
     domain: str
     owner: str | None = None
     columns: tuple[str, ...] = ()
     pii_columns: tuple[str, ...] = ()
+    types: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def logical_types(self) -> dict[str, str]:
+        return dict(self.types)
 
 
 def as_product_info(product) -> ProductInfo:
     """A :class:`ProductInfo` from a ``DataProduct`` (``.name``, ``.domain``, ``.owner``,
-    ``.contract.columns``, ``.contract.pii_columns``) or a ``ProductInfo``."""
+    ``.contract.columns``, ``.contract.pii_columns``, the properties' logical types) or a
+    ``ProductInfo``."""
     if isinstance(product, ProductInfo):
         return product
     contract = getattr(product, "contract", None)
     columns = tuple(getattr(contract, "columns", ()) or ()) if contract is not None else ()
     pii = tuple(getattr(contract, "pii_columns", ()) or ()) if contract is not None else ()
+    types = tuple((prop.name, prop.logical_type)
+                  for prop in (getattr(contract, "properties", ()) or ())
+                  if getattr(prop, "logical_type", None))
     domain = getattr(product, "domain", None)
     domain = getattr(domain, "name", domain)
     owner = getattr(product, "owner", None)
     owner = getattr(owner, "name", owner)
-    return ProductInfo(str(product.name), str(domain), owner, columns, pii)
+    return ProductInfo(str(product.name), str(domain), owner, columns, pii, types)
 
 
 # ---------------------------------------------------------------------------------------
@@ -131,6 +145,10 @@ def parse_row_filter(text: str, *, where: str = "row_filter") -> pl.Expr:
             if not isinstance(value, (list, tuple)):
                 raise PolicyError("'in' needs a list", where=where, expected="[...]",
                                   found=literal)
+            kinds = {type(v) for v in value}
+            if len(kinds) > 1:
+                raise PolicyError("'in' needs values of one type", where=where,
+                                  expected="e.g. ['north', 'south'] or [1, 2]", found=literal)
             exprs.append(col.is_in(list(value)))
         else:
             exprs.append({"==": col == value, "!=": col != value, ">": col > value,
@@ -144,6 +162,69 @@ def parse_row_filter(text: str, *, where: str = "row_filter") -> pl.Expr:
 def _filter_columns(text: str) -> set[str]:
     return {m.group(1) for c in re.split(r"\s+and\s+", text.strip())
             if (m := _CLAUSE.match(c))}
+
+
+def _filter_clauses(text: str) -> list[tuple[str, str, object]]:
+    """``(column, operator, literal value)`` of each clause of a parsed row filter."""
+    out = []
+    for clause in re.split(r"\s+and\s+", text.strip()):
+        m = _CLAUSE.match(clause)
+        if m:
+            column, op, literal = m.groups()
+            out.append((column, op, ast.literal_eval(literal)))
+    return out
+
+
+#: Python literal types a row filter may compare each ODCS logical type with.
+_FILTER_LITERALS = {"string": (str,), "integer": (int,), "number": (int, float),
+                    "boolean": (bool,)}
+
+
+def _literal_fits(logical_type: str, value) -> bool:
+    accepted = _FILTER_LITERALS.get(logical_type)
+    if accepted is None:
+        return False
+    if isinstance(value, bool) and bool not in accepted:
+        return False  # True is an int to Python, not a number to a contract
+    return isinstance(value, accepted)
+
+
+def check_row_filter(text: str, product: "ProductInfo", *, where: str) -> None:
+    """:class:`PolicyError` unless every column the filter names is a column of ``product``
+    and every literal has the column's logical type (string, integer, number or boolean
+    columns only). Products without declared columns or types are checked as far as known.
+
+    Examples
+    --------
+    >>> p = ProductInfo("o", "d", columns=("amount",), types=(("amount", "number"),))
+    >>> check_row_filter("amount > 10", p, where="g1")
+    >>> try:
+    ...     check_row_filter("amount > '10'", p, where="g1")
+    ... except PolicyError as err:
+    ...     print(err.expected, "|", err.found)
+    a number literal for amount | '10' (str)
+    """
+    types = product.logical_types
+    for column, op, value in _filter_clauses(text):
+        if product.columns and column not in product.columns:
+            raise PolicyError("row filter names a column the product does not have",
+                              where=where,
+                              expected=f"one of {sorted(product.columns)} ({product.name})",
+                              found=repr(column))
+        if column not in types:
+            continue
+        logical = types[column]
+        values = list(value) if op == "in" else [value]
+        if logical not in _FILTER_LITERALS:
+            raise PolicyError("row filters compare string, integer, number or boolean columns",
+                              where=where, expected="a column of one of those types",
+                              found=f"{column} ({logical}) in {product.name}")
+        for v in values:
+            if not _literal_fits(logical, v):
+                raise PolicyError("row filter compares a column with a literal of another "
+                                  "type", where=where,
+                                  expected=f"a {logical} literal for {column}",
+                                  found=f"{v!r} ({type(v).__name__})")
 
 
 # ---------------------------------------------------------------------------------------
@@ -413,14 +494,21 @@ class Policy:
 
     Build with :meth:`from_dict` / :meth:`from_yaml` (unknown fields are a
     :class:`PolicyError` naming the field), or programmatically with :meth:`grant` and
-    :meth:`deny`. :meth:`check` verifies every grant names products and domains that exist.
+    :meth:`deny`. :meth:`check` verifies every grant and deny names products, domains and
+    columns that exist, and that row filters compare columns with literals of their type;
+    :meth:`bind` (the security model calls it when it is built) checks every item now and
+    every one added later, so a deny for ``"Customers"`` is refused instead of matching
+    nothing.
     """
 
-    def __init__(self, grants=(), denies=()) -> None:
+    def __init__(self, grants=(), denies=(), *, products=None) -> None:
         self.grants: list[Grant] = []
         self.denies: list[Deny] = []
         self.requests: list[AccessRequest] = []
         self._index: dict[tuple[str, str], list[Grant]] = {}
+        self._products: dict[str, ProductInfo] | None = None
+        if products is not None:
+            self.bind(products)
         for g in grants:
             self.add_grant(g)
         for d in denies:
@@ -428,7 +516,9 @@ class Policy:
 
     # -- loading -------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, d: dict, *, where: str = "policy") -> "Policy":
+    def from_dict(cls, d: dict, *, where: str = "policy", products=None) -> "Policy":
+        """A policy from a mapping (``grants``, ``denies``); with ``products``, bound to them
+        (:meth:`bind`): an item naming an unknown product, domain or column is refused."""
         if d is None:
             d = {}
         if not isinstance(d, dict):
@@ -452,10 +542,11 @@ class Policy:
         if dup:
             raise PolicyError("duplicate grant id", where=f"{where}.grants",
                               expected="unique ids", found=repr(dup[0]))
-        return cls(grants, denies)
+        policy = cls(grants, denies)
+        return policy.bind(products) if products is not None else policy
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> "Policy":
+    def from_yaml(cls, path: str | os.PathLike, *, products=None) -> "Policy":
         """Load a YAML policy file (``grants:`` and ``denies:`` lists)."""
         path = Path(path)
         try:
@@ -466,7 +557,7 @@ class Policy:
         except yaml.YAMLError as exc:
             raise PolicyError("policy file is not valid YAML", where=path.name,
                               expected="YAML", found=str(exc).splitlines()[0]) from None
-        return cls.from_dict(data, where=path.name)
+        return cls.from_dict(data, where=path.name, products=products)
 
     def to_dict(self) -> dict:
         return {"grants": [g.to_dict() for g in self.grants],
@@ -478,7 +569,8 @@ class Policy:
         return path
 
     def copy(self) -> "Policy":
-        return Policy(list(self.grants), list(self.denies))
+        return Policy(list(self.grants), list(self.denies),
+                      products=None if self._products is None else self._products.values())
 
     def __repr__(self) -> str:
         return f"Policy(grants={len(self.grants)}, denies={len(self.denies)})"
@@ -493,6 +585,8 @@ class Policy:
         if any(g.id == grant.id for g in self.grants):
             raise PolicyError("duplicate grant id", where="policy.grants",
                               expected="a new id", found=repr(grant.id))
+        if self._products is not None:
+            self._check_item(grant, "grants", self._products)
         self.grants.append(grant)
         self._index.setdefault(self._key(grant), []).append(grant)
         return grant
@@ -514,6 +608,8 @@ class Policy:
     def add_deny(self, deny: Deny | dict) -> Deny:
         if isinstance(deny, dict):
             deny = Deny.from_dict(deny, default_id=f"d{len(self.denies) + 1}")
+        if self._products is not None:
+            self._check_item(deny, "denies", self._products)
         self.denies.append(deny)
         return deny
 
@@ -522,33 +618,57 @@ class Policy:
         fields.setdefault("id", f"d{len(self.denies) + 1}")
         return self.add_deny(Deny.from_dict(fields, where=f"deny {fields['id']}"))
 
+    def bind(self, products) -> "Policy":
+        """Check every grant and deny against ``products`` (DataProducts or ProductInfos)
+        and keep them: grants and denies added from now on are checked when added.
+
+        Raises
+        ------
+        PolicyError
+            Naming the first item at fault (see :meth:`check`); the policy is left unbound.
+        """
+        infos = {p.name: p for p in map(as_product_info, products)}
+        self.check(infos.values())
+        self._products = infos
+        return self
+
     def check(self, products, domains=None) -> None:
         """:class:`PolicyError` when a grant or deny names a product, domain or column that
-        does not exist. ``products``: DataProducts or ProductInfos."""
+        does not exist, or a row filter compares a column with a literal of another type.
+        ``products``: DataProducts or ProductInfos."""
         infos = {p.name: p for p in map(as_product_info, products)}
-        domains = set(domains or ()) | {p.domain for p in infos.values()}
+        extra = set(domains or ())
         for kind, items in (("grants", self.grants), ("denies", self.denies)):
             for item in items:
-                where = f"policy.{kind}[{item.id}]"
-                if item.product not in (None, "*") and item.product not in infos:
-                    raise PolicyError(f"{kind[:-1]} for a product that does not exist",
-                                      where=f"{where}.product",
-                                      expected=f"one of {sorted(infos)}",
-                                      found=repr(item.product))
-                if item.domain not in (None, "*") and item.domain not in domains:
-                    raise PolicyError(f"{kind[:-1]} for a domain that does not exist",
-                                      where=f"{where}.domain", expected=f"one of {sorted(domains)}",
-                                      found=repr(item.domain))
-                if isinstance(item, Grant) and item.product in infos and infos[item.product].columns:
-                    known = set(infos[item.product].columns)
-                    named = set(item.columns or ()) | set(item.masks)
-                    if item.row_filter:
-                        named |= _filter_columns(item.row_filter)
-                    bad = sorted(named - known)
-                    if bad:
-                        raise PolicyError("grant names a column the product does not have",
-                                          where=f"{where}.columns", expected=f"one of {sorted(known)}",
-                                          found=repr(bad[0]))
+                self._check_item(item, kind, infos, extra)
+
+    @staticmethod
+    def _check_item(item, kind: str, infos: dict, extra_domains=()) -> None:
+        where = f"policy.{kind}[{item.id}]"
+        domains = set(extra_domains) | {p.domain for p in infos.values()}
+        if item.product not in (None, "*") and item.product not in infos:
+            raise PolicyError(f"{kind[:-1]} for a product that does not exist",
+                              where=f"{where}.product", expected=f"one of {sorted(infos)}",
+                              found=repr(item.product))
+        if item.domain not in (None, "*") and item.domain not in domains:
+            raise PolicyError(f"{kind[:-1]} for a domain that does not exist",
+                              where=f"{where}.domain", expected=f"one of {sorted(domains)}",
+                              found=repr(item.domain))
+        if not isinstance(item, Grant):
+            return
+        scoped = ([infos[item.product]] if item.product is not None
+                  else [p for p in infos.values() if p.domain == item.domain])
+        known = {c for p in scoped for c in p.columns}
+        if known:  # columns and masks: a column of the product (of some product of a domain)
+            named = set(item.columns or ()) | set(item.masks)
+            bad = sorted(named - known)
+            if bad:
+                raise PolicyError("grant names a column the product does not have",
+                                  where=f"{where}.columns", expected=f"one of {sorted(known)}",
+                                  found=repr(bad[0]))
+        if item.row_filter:  # a row filter must run on every product it scopes
+            for p in scoped:
+                check_row_filter(item.row_filter, p, where=f"{where}.row_filter")
 
     # -- requests ------------------------------------------------------------------
     def request(self, principal, product, *, action: str = "read", columns=None,
@@ -605,8 +725,11 @@ class Policy:
                   columns=None) -> AccessResult:
         """Decide whether ``principal`` may ``action`` ``product`` (deny by default).
 
-        ``columns`` (optional) are the columns asked for: every one must be visible under the
-        grants, or the request is denied naming the first column outside them.
+        ``now`` and ``purpose`` are what the security model verified: its clock and the
+        ``purpose`` claim of the caller's signed token (a read never passes them; see
+        :meth:`~meshkit._security.model.SecurityModel.decide`). ``columns`` (optional) are
+        the columns asked for: every one must be visible under the grants, or the request is
+        denied naming the first column outside them.
         """
         if action not in ACTIONS:
             return AccessResult(False, f"unknown action {action!r} (expected one of "

@@ -74,10 +74,11 @@ class PostureReport:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def posture(model, *, now=None) -> PostureReport:
+def posture(model) -> PostureReport:
     """Per domain: products, how many are encrypted, PII columns and how many are protected,
-    grants broader than needed (:func:`broad_grant_reasons`), keys past rotation age."""
-    t = model.now(now)
+    grants broader than needed (:func:`broad_grant_reasons`), keys past rotation age (at the
+    time of the model's clock)."""
+    t = model.now()
     when = datetime.fromtimestamp(t, timezone.utc)
     store = model.store
     rows = []

@@ -166,7 +166,7 @@ class SecureStore:
                      f"{m['envelope']['wrapped_key']['key_id']}); PII protected: {pii}")
 
     # -- publish -------------------------------------------------------------------
-    def publish(self, product, frame, who, *, now=None, purpose=None) -> SecurePublication:
+    def publish(self, product, frame, who) -> SecurePublication:
         """Encrypt and store a new version; needs ``publish`` permission.
 
         ``frame`` may be a DataFrame or a LazyFrame. A LazyFrame is protected batch by batch,
@@ -174,7 +174,7 @@ class SecureStore:
         flat for products larger than memory.
         """
         info = self._info(product)
-        decision = self.model.decide(info.name, who, "publish", now=now, purpose=purpose)
+        decision = self.model.decide(info.name, who, "publish")
         decision.raise_if_denied()
         keyset = self.model.keysets[info.domain]
         lazy = frame if isinstance(frame, pl.LazyFrame) else frame.lazy()
@@ -218,7 +218,7 @@ class SecureStore:
         return SecurePublication(info.name, version, rows, modes,
                                  envelope.wrapped_key.key_id, decision)
 
-    def protect(self, source, identities: dict, *, now=None) -> pl.DataFrame:
+    def protect(self, source, identities: dict) -> pl.DataFrame:
         """Publish the latest version of every product, each as its owner.
 
         ``source``: a :class:`~meshkit._store.ProductStore` (``.read(name)``) or a mapping
@@ -232,15 +232,14 @@ class SecureStore:
             if who is None:
                 raise StoreError("no identity for the product owner", where=f"product {info.name!r}",
                                  expected=f"an identity named {info.owner!r}", found="none")
-            pub = self.publish(info.name, frame, who, now=now)
+            pub = self.publish(info.name, frame, who)
             rows.append({"domain": info.domain, "product": info.name, "version": pub.version,
                          "rows": pub.rows, "key_id": pub.key_id,
                          "pii_protected": ", ".join(f"{c} ({m})" for c, m in pub.protected.items())})
         return pl.DataFrame(rows).sort("domain", "product")
 
     # -- read ----------------------------------------------------------------------
-    def read(self, product, who, *, version: int | None = None, columns=None,
-             purpose: str | None = None, now=None) -> pl.DataFrame:
+    def read(self, product, who, *, version: int | None = None, columns=None) -> pl.DataFrame:
         """Authenticate, authorize, decrypt, then mask and filter.
 
         Raises :class:`~meshkit._errors.AuthenticationError` or
@@ -248,8 +247,7 @@ class SecureStore:
         :class:`~meshkit._errors.IntegrityError` when a ciphertext, manifest or wrapped key
         was tampered with or moved. Returns no data in every one of those cases.
         """
-        decision = self.model.decide(product, who, "read", columns=columns, purpose=purpose,
-                                     now=now, version=version)
+        decision = self.model.decide(product, who, "read", columns=columns, version=version)
         decision.raise_if_denied()
         info = self._info(product)
         v = self.versions(info.name)[-1] if version is None else version
@@ -257,7 +255,7 @@ class SecureStore:
             frame = self._decrypt(info, v, decision)
         except IntegrityError as exc:
             self.model.record("integrity_failure", product=info.name, version=v,
-                              principal=decision.principal, reason=str(exc), now=now)
+                              principal=decision.principal, reason=str(exc))
             raise
         return frame
 
@@ -323,13 +321,13 @@ class SecureStore:
         return df
 
     # -- keys ----------------------------------------------------------------------
-    def rotate(self, domain: str, *, now=None) -> dict:
+    def rotate(self, domain: str) -> dict:
         """New primary key for ``domain``; re-wrap every data key of its products.
 
         The encrypted blobs are not touched. Returns ``{"key_id", "rewrapped"}``.
         """
         keyset = self.model.keysets[domain]
-        t = self.model.now(now)
+        t = self.model.now()
         key = keyset.rotate(now=datetime.fromtimestamp(t, timezone.utc))
         count = 0
         for info, v in list(self._all_manifests()):
@@ -344,8 +342,7 @@ class SecureStore:
             tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
             tmp.replace(path)
             count += 1
-        self.model.record("key_rotation", domain=domain, key_id=key.key_id, rewrapped=count,
-                          now=now)
+        self.model.record("key_rotation", domain=domain, key_id=key.key_id, rewrapped=count)
         return {"key_id": key.key_id, "rewrapped": count}
 
     def status(self) -> pl.DataFrame:

@@ -7,8 +7,12 @@ RFC 9864, ``kid`` = principal name). A :class:`Directory` holds the principals a
 algorithm only (``none``, HS256 and the rest are refused), and ``exp``, ``iat``, ``aud``,
 ``iss`` and ``sub`` all required (``iss`` = ``sub`` = ``kid``).
 
-Times are explicit: pass ``now`` (epoch seconds or an aware datetime) for reproducible
-tokens; by default the clock is used.
+A token may carry a ``purpose`` claim, bound when it is issued: the security model takes
+the purpose of a read from it (never from the caller's arguments) and checks it against the
+grant. Times are explicit when issuing: pass ``now`` (epoch seconds or an aware datetime)
+for reproducible tokens. A verifier checks against its own ``clock`` (the model passes its
+own); a directory refuses a second key for a known principal unless :meth:`Directory.rotate`
+says so.
 
 Examples
 --------
@@ -17,8 +21,8 @@ Examples
 ...                           source=SeededKeySource(1))
 >>> directory = Directory([alice.public()])
 >>> token = alice.issue_token(audience="meshkit", now=1_800_000_000, ttl=600)
->>> verifier = TokenVerifier(directory, audience="meshkit")
->>> verifier.verify(token, now=1_800_000_100).principal.name
+>>> verifier = TokenVerifier(directory, audience="meshkit", clock=lambda: 1_800_000_100)
+>>> verifier.verify(token).principal.name
 'alice'
 """
 
@@ -142,8 +146,13 @@ class Identity:
 
     def issue_token(self, *, audience: str, now: float | datetime | None = None,
                     ttl: int = 900, purpose: str | None = None) -> str:
-        """A compact JWS token: ``iss`` = ``sub`` = name, ``aud``, ``iat`` = now, ``exp``."""
+        """A compact JWS token: ``iss`` = ``sub`` = name, ``aud``, ``iat`` = now, ``exp``, and
+        the ``purpose`` the holder states (what a grant with a purpose is checked against)."""
         iat = to_epoch(now)
+        if purpose is not None and (not isinstance(purpose, str) or not purpose):
+            raise AuthenticationError("a token purpose must be a non-empty string",
+                                      where=f"token of {self.principal.name!r}.purpose",
+                                      expected="e.g. 'fraud-detection'", found=repr(purpose))
         claims = {"iss": self.principal.name, "sub": self.principal.name, "aud": audience,
                   "iat": iat, "exp": iat + int(ttl)}
         if purpose is not None:
@@ -168,10 +177,51 @@ class Directory:
             self.add(ident)
 
     def add(self, identity) -> None:
-        """Register a :class:`PublicIdentity` (or an :class:`Identity`'s public half)."""
-        if isinstance(identity, Identity):
-            identity = identity.public()
-        self._entries[identity.principal.name] = identity
+        """Register a :class:`PublicIdentity` (or an :class:`Identity`'s public half).
+
+        Adding a principal already known is a no-op when it is the same principal with the
+        same key; with another key or other attributes (kind, domain, roles) it is an
+        :class:`AuthenticationError`: a new key is a :meth:`rotate`, never a silent
+        replacement (whoever holds the new key would become the principal).
+        """
+        identity = _public(identity)
+        name = identity.principal.name
+        known = self._entries.get(name)
+        if known is not None:
+            if known.public_bytes != identity.public_bytes:
+                raise AuthenticationError("principal already known with another key",
+                                          where=f"directory[{name!r}]",
+                                          expected="the same public key, or an explicit "
+                                                   "Directory.rotate()",
+                                          found=f"key {identity.public_bytes.hex()[:16]}... "
+                                                f"for key {known.public_bytes.hex()[:16]}...")
+            if known.principal != identity.principal:
+                raise AuthenticationError("principal already known with other attributes",
+                                          where=f"directory[{name!r}]",
+                                          expected=repr(known.principal),
+                                          found=repr(identity.principal))
+            return
+        self._entries[name] = identity
+
+    def rotate(self, identity) -> None:
+        """Replace the key of a known principal (an explicit key rotation).
+
+        The principal (kind, domain, roles) must be the one already known; tokens signed by
+        the old key stop verifying.
+        """
+        identity = _public(identity)
+        name = identity.principal.name
+        known = self._entries.get(name)
+        if known is None:
+            raise AuthenticationError("cannot rotate the key of an unknown principal",
+                                      where=f"directory[{name!r}]",
+                                      expected="a principal in the directory", found="none")
+        if known.principal != identity.principal:
+            raise AuthenticationError("a key rotation cannot change the principal",
+                                      where=f"directory[{name!r}]",
+                                      expected=repr(known.principal),
+                                      found=repr(identity.principal))
+        self._entries[name] = identity
 
     def remove(self, name: str) -> None:
         self._entries.pop(name, None)
@@ -196,6 +246,16 @@ class Directory:
         return f"Directory({len(self)} principals)"
 
 
+def _public(identity) -> PublicIdentity:
+    if isinstance(identity, Identity):
+        return identity.public()
+    if not isinstance(identity, PublicIdentity):
+        raise AuthenticationError("a directory holds identities", where="directory",
+                                  expected="an Identity or a PublicIdentity",
+                                  found=type(identity).__name__)
+    return identity
+
+
 @dataclass(frozen=True)
 class VerifiedToken:
     """The result of a successful verification: who, and the checked claims."""
@@ -216,11 +276,14 @@ class TokenVerifier:
         Seconds of clock skew tolerated on ``exp`` and ``iat``.
     max_ttl : int
         Longest accepted ``exp - iat`` in seconds.
+    clock : callable, optional
+        Returns epoch seconds (default ``time.time``): the time tokens are checked at.
     """
 
     def __init__(self, directory: Directory, *, audience: str, leeway: int = 0,
-                 max_ttl: int = 24 * 3600) -> None:
+                 max_ttl: int = 24 * 3600, clock=None) -> None:
         self.directory = directory
+        self.clock = clock or time.time
         self.audience = audience
         self.leeway = int(leeway)
         self.max_ttl = int(max_ttl)
@@ -229,7 +292,11 @@ class TokenVerifier:
         return f"TokenVerifier(audience={self.audience!r}, algorithm={ALGORITHM!r})"
 
     def verify(self, token: str, *, now: float | datetime | None = None) -> VerifiedToken:
-        """Return the verified principal; :class:`AuthenticationError` with the reason otherwise."""
+        """Return the verified principal; :class:`AuthenticationError` with the reason otherwise.
+
+        ``now`` defaults to the verifier's clock (the security model always passes its own
+        clock's time; a reader never chooses it).
+        """
         if isinstance(token, bytes):
             token = token.decode("ascii", "replace")
         if not isinstance(token, str) or token.count(".") != 2:
@@ -264,7 +331,7 @@ class TokenVerifier:
             raise AuthenticationError("malformed token", where="token",
                                       expected="a signed JWT", found=str(exc)) from None
         claims = dict(decoded.claims)
-        t = to_epoch(now)
+        t = to_epoch(now) if now is not None else int(self.clock())
         registry = jwt.JWTClaimsRegistry(
             now=t, leeway=self.leeway,
             exp={"essential": True}, iat={"essential": True}, sub={"essential": True},
@@ -301,6 +368,11 @@ class TokenVerifier:
             raise AuthenticationError("token lifetime too long", where="token.exp",
                                       expected=f"exp - iat <= {self.max_ttl} s",
                                       found=f"{exp - iat} s")
+        purpose = claims.get("purpose")
+        if purpose is not None and (not isinstance(purpose, str) or not purpose):
+            raise AuthenticationError("token purpose must be a non-empty string",
+                                      where="token.purpose", expected="a string",
+                                      found=repr(purpose))
         return VerifiedToken(entry.principal, claims)
 
 
