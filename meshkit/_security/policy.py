@@ -43,6 +43,8 @@ import polars as pl
 import yaml
 
 from meshkit._errors import PolicyError
+from meshkit._files import atomic_write_text
+from meshkit._yaml import load_yaml
 
 __all__ = ["ACTIONS", "MASKS", "ProductInfo", "as_product_info", "Grant", "Deny",
            "AccessRequest", "AccessResult", "GrantAccess", "Policy", "parse_row_filter",
@@ -458,14 +460,7 @@ class Policy:
     def from_yaml(cls, path: str | os.PathLike) -> "Policy":
         """Load a YAML policy file (``grants:`` and ``denies:`` lists)."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise PolicyError("policy file not found", where=path.name, expected="a YAML file",
-                              found="nothing") from None
-        except yaml.YAMLError as exc:
-            raise PolicyError("policy file is not valid YAML", where=path.name,
-                              expected="YAML", found=str(exc).splitlines()[0]) from None
+        data = load_yaml(path, error=PolicyError, what="the policy file")
         return cls.from_dict(data, where=path.name)
 
     def to_dict(self) -> dict:
@@ -474,8 +469,7 @@ class Policy:
 
     def to_yaml(self, path: str | os.PathLike) -> Path:
         path = Path(path)
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        return path
+        return atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def copy(self) -> "Policy":
         return Policy(list(self.grants), list(self.denies))
