@@ -36,7 +36,7 @@ import ast
 import os
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -44,6 +44,7 @@ import yaml
 
 from meshkit._errors import PolicyError
 from meshkit._files import atomic_write_text
+from meshkit._time import to_utc
 from meshkit._yaml import load_yaml
 
 __all__ = ["ACTIONS", "MASKS", "ProductInfo", "as_product_info", "Grant", "Deny",
@@ -152,21 +153,7 @@ def _filter_columns(text: str) -> set[str]:
 # grants and denies
 # ---------------------------------------------------------------------------------------
 def _parse_time(value, where: str) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc)
-    if isinstance(value, str):
-        try:
-            return _parse_time(datetime.fromisoformat(value.replace("Z", "+00:00")), where)
-        except ValueError:
-            pass
-    raise PolicyError("not a time", where=where, expected="ISO 8601 or epoch seconds",
-                      found=repr(value))
+    return None if value is None else to_utc(value, error=PolicyError, where=where)
 
 
 def _now(now) -> datetime:
