@@ -54,7 +54,7 @@ class SimilarityMatrix:
                 + (f"<p>skipped:</p><ul>{skipped}</ul>" if skipped else ""))
 
 
-def similarity_matrix(products: dict, keys, *, weights: dict | None = None,
+def similarity_matrix(products: dict, keys, *, layer_weights: dict | None = None,
                       mode: str = "exact", **kwargs) -> SimilarityMatrix:
     """Compare every ordered pair of the products that hold the entity ``keys``.
 
@@ -108,7 +108,8 @@ def similarity_matrix(products: dict, keys, *, weights: dict | None = None,
     for i, a in enumerate(names):
         for j, b in enumerate(names):
             if i != j:
-                rep = similarity(chosen[a], chosen[b], keys, weights=weights, names=(a, b), **kwargs)
+                rep = similarity(chosen[a], chosen[b], keys, layer_weights=layer_weights, names=(a, b),
+                                 **kwargs)
                 reports[(a, b)] = rep
                 scores[i, j] = rep.score
     return SimilarityMatrix(names, scores, reports, skipped)
