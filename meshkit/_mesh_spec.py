@@ -25,6 +25,8 @@ import jsonschema
 import polars as pl
 import yaml
 
+from meshkit._contracts import DataContract
+from meshkit._contracts.types import default_dtype
 from meshkit._files import atomic_copy, atomic_write_text
 from meshkit._errors import DataError, SpecError
 from meshkit._yaml import line_of, load_yaml
@@ -180,8 +182,6 @@ def parts_from_spec(spec: dict, spec_path: Path) -> dict:
     "products": [{"name", "contract", "description", "owner", "consumers", "source"}]}]}``,
     each product holding its :class:`~meshkit._contracts.DataContract` and source path.
     """
-    from meshkit._contracts import DataContract
-
     problem = schema_error(spec, spec_path)
     if problem is not None:
         raise problem
@@ -303,8 +303,6 @@ def _saved_source(mesh, product) -> Path:
 
 def read_source(source: Path, contract: Any) -> pl.DataFrame:
     """Read a CSV or Parquet ``source``; CSV columns get the dtypes of ``contract``."""
-    from meshkit._contracts.types import default_dtype
-
     fmt = SOURCE_FORMATS.get(source.suffix.lower())
     if fmt is None:
         raise DataError("unsupported source file format", where=str(source),

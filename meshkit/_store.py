@@ -44,6 +44,7 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 
+from meshkit._contracts import validate
 from meshkit._errors import ConcurrentWriteError, DataError, StoreError
 from meshkit._time import EPOCH, epoch_ms
 
@@ -310,8 +311,6 @@ class ProductStore:
 
         report = None
         if contract is not None:
-            from meshkit._contracts import validate
-
             report = validate(frame, contract)
             if not force:
                 report.raise_if_failed(where=where)  # nothing written yet

@@ -26,6 +26,7 @@ import polars as pl
 from meshkit._consistency import layers as L
 from meshkit._consistency._frames import as_frame, as_keys, check_keys
 from meshkit._consistency.report import ConsistencyReport, SimilarityReport, normalize_layer_weights
+from meshkit._consistency.sketches import Profile, similarity_from_profiles
 from meshkit._consistency.standards import conformance, disagreements
 from meshkit._errors import ConsistencyError
 
@@ -82,8 +83,6 @@ def similarity(d1, d2, keys=None, *, layer_weights: dict | None = None, rtol: fl
     >>> r.layers["keys"].score, r.layers["values"].score
     (0.6, 0.6666666666666666)
     """
-    from meshkit._consistency.sketches import Profile, similarity_from_profiles
-
     if isinstance(d1, Profile) or isinstance(d2, Profile):
         if not (isinstance(d1, Profile) and isinstance(d2, Profile)):
             raise ConsistencyError("cannot mix a profile and a frame", where="similarity",

@@ -9,6 +9,8 @@ import numpy as np
 import polars as pl
 
 from meshkit._consistency._frames import as_frame, as_keys, check_keys
+from meshkit._consistency.compare import similarity
+from meshkit._consistency.sketches import Profile, profile
 from meshkit._errors import ConsistencyError, MeshkitError
 
 __all__ = ["SimilarityMatrix", "similarity_matrix"]
@@ -75,9 +77,6 @@ def similarity_matrix(products: dict, keys, *, layer_weights: dict | None = None
     >>> m.names, m.skipped
     (['a', 'b'], {'c': 'lacks key column(s) id'})
     """
-    from meshkit._consistency.compare import similarity
-    from meshkit._consistency.sketches import Profile, profile
-
     if mode not in ("exact", "sketch"):
         raise ConsistencyError("unknown mode", where="mode", expected="'exact' or 'sketch'",
                                found=repr(mode))
