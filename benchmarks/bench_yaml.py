@@ -7,8 +7,8 @@ valid mesh spec of ``--domains`` domains, with and without lines, as a ratio to
 refusing a "billion laughs" document takes (tracemalloc peak). PyYAML itself is not run on
 the billion laughs past loading: walking what it returns is what exhausts memory.
 
-    .venv/bin/python benchmarks/bench_yaml.py             # 2,000 domains (about 0.1 MB)
-    .venv/bin/python benchmarks/bench_yaml.py --full      # 20,000 domains (about 1 MB, the cap)
+    .venv/bin/python benchmarks/bench_yaml.py             # 2,000 domains (about 0.3 MB)
+    .venv/bin/python benchmarks/bench_yaml.py --full      # 7,000 domains (about 1 MB, the cap)
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domains", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--full", action="store_true", help="20,000 domains (near the 1 MiB cap)")
+    parser.add_argument("--full", action="store_true", help="7,000 domains (near the 1 MiB cap)")
     args = parser.parse_args()
-    domains = 20_000 if args.full else args.domains
+    domains = 7_000 if args.full else args.domains
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "mesh.yaml"
         path.write_text(spec_text(domains))
