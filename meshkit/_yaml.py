@@ -7,7 +7,8 @@ and, where it has one, the line:
 
 - a file larger than ``max_bytes`` (checked before it is read);
 - bytes that are not UTF-8 (the byte offset is named);
-- malformed YAML (line and column);
+- malformed YAML (line and column), and scalars PyYAML cannot convert (an unquoted
+  ``2024-13-45``, an integer of thousands of digits), which it raises as a raw ``ValueError``;
 - a key repeated in one mapping (both lines are named): a second ``classification:`` or
   ``row_filter:`` would otherwise silently replace the first;
 - a mapping key that is not a plain value (a list or a mapping as a key);
@@ -99,6 +100,16 @@ class _Loader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_object(self, node, deep=False):  # noqa: D102 - PyYAML's hook
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:  # 2024-13-45, 5,000-digit integers...
+            tag = node.tag.rsplit(":", 1)[-1]
+            shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else node.id
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise _Refusal("a value YAML cannot read", node.start_mark.line + 1,
+                           f"a valid {tag}", f"{shown}: {exc}") from None
 
     def compose_document(self):  # noqa: D102 - PyYAML's hook
         node = super().compose_document()

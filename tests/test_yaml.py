@@ -185,3 +185,17 @@ def test_lined_documents_know_the_line_of_a_field_path(tmp_path):
     assert line_of(spec, ["domains", 0]) == 3
     assert line_of(spec, ["domains", 5, "name"]) == 2  # the deepest known node
     assert type(load_yaml(path)) is dict
+
+
+# -- values PyYAML raises a raw ValueError for ------------------------------------------
+@pytest.mark.parametrize("text, line, fragment", [
+    ("id: x\nstart: 2024-13-45\n", 2, "a valid timestamp; found '2024-13-45'"),
+    ("rows: " + "9" * 5_000 + "\n", 1, "a valid int"),
+    ("limits: [1, {n: !!float many}]\n", 1, "a valid float; found 'many'"),
+])
+def test_unreadable_scalars_are_a_meshkit_error_with_their_line(tmp_path, text, line, fragment):
+    path = write(tmp_path, "c.yaml", text)
+    with pytest.raises(ContractError) as info:
+        DataContract.from_yaml(path)
+    assert info.value.where == f"{path}, line {line}"
+    assert "a value YAML cannot read" in str(info.value) and fragment in str(info.value)
