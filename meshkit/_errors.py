@@ -6,23 +6,23 @@ what was found, and where (a file, a field path, a domain, a product). As in htt
 that carries more than its message declares it as a keyword argument of its constructor
 (shown in brackets below); nothing is attached to an error after it is built::
 
-    MeshkitError                  every error: message [where, expected, found]
+    MeshkitError                  any of them [where, expected, found]
     ├── SpecError                 a mesh spec or a data contract is malformed
     │   └── ContractError         a contract outside the supported ODCS v3.1 subset
     ├── DataError                 a frame or a file does not fit what its contract says
-    │   └── QualityError          a product failed its contract and was not published [report]
+    │   └── QualityError          a product failed its contract; not published [report]
     ├── StoreError                the Delta Lake product store refused an operation
     │   └── ConcurrentWriteError  another writer committed first; nothing was changed
     ├── FederationError           bad parameters, shapes or weights for aggregation/rounds
     │   └── NotEnoughDomainsError fewer domains answered than the round needs
     ├── ConsistencyError          products cannot be compared as asked
-    │   └── SyncConflictError     a sync met conflicts under the "stop" policy [conflicts]
+    │   └── SyncConflictError     conflicts under the "stop" sync policy [conflicts]
     ├── SecurityError             the security model refused or could not decide
-    │   ├── AuthenticationError   a token or key that does not prove who the caller is [decision]
+    │   ├── AuthenticationError   a token or key that does not prove who calls [decision]
     │   ├── AuthorizationError    the caller may not do this to this product [decision]
     │   ├── IntegrityError        a ciphertext, a key or an audit log was tampered with
     │   └── PolicyError           a policy file or grant is malformed
-    └── RunError                  the chain could not run or a notebook failed [notebook, cell, output]
+    └── RunError                  the chain or a notebook failed [notebook, cell, output]
         └── ParameterError        unknown parameter names or badly typed values
 """
 

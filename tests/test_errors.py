@@ -11,7 +11,8 @@ import meshkit
 from meshkit import _errors
 
 PACKAGE = Path(meshkit.__file__).parent
-_LINE = re.compile(r"^(?P<indent>[ │├└─]*)(?P<name>[A-Z]\w+)\b.*?(?:\[(?P<payload>[^\]]*)\])?$")
+_LINE = re.compile(r"^(?P<indent>[ │├└─]*)(?P<name>[A-Z]\w+)\b.*?"
+                   r"(?:\[(?P<payload>[^\]]*)\])?$")
 
 
 def drawn_tree():

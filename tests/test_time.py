@@ -59,7 +59,8 @@ def test_a_naive_token_time_is_utc_not_the_machines_local_time(monkeypatch):
     import time
     time.tzset()
     try:
-        assert to_epoch(datetime(2026, 1, 31, 12)) == to_epoch(NOON) == to_epoch("2026-01-31T12:00:00Z")
+        naive = to_epoch(datetime(2026, 1, 31, 12))
+        assert naive == to_epoch(NOON) == to_epoch("2026-01-31T12:00:00Z")
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
