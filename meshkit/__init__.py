@@ -68,9 +68,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
     "meshkit._consistency": (
         "similarity", "consistency", "SimilarityReport", "ConsistencyReport", "LayerResult",
-        "DEFAULT_WEIGHTS", "DRIFT_RULES", "similarity_matrix", "Profile", "profile",
+        "DEFAULT_LAYER_WEIGHTS", "DRIFT_RULES", "similarity_matrix", "Profile", "profile",
         "profile_parquet", "similarity_from_profiles", "sync", "SyncResult", "POLICIES",
-        "diff_versions", "VersionDiff", "history", "restore",
+        "diff_versions", "VersionDiff",
     ),
     # security(D) = encryption(D) ∩ authentication(U) ∩ authorization(U, D)
     "meshkit._security": (

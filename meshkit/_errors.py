@@ -2,25 +2,27 @@
 
 Every error meshkit raises on purpose is a :class:`MeshkitError`, so a notebook or a
 scheduler can catch the whole family at once, and each message says what was expected,
-what was found, and where (a file, a field path, a domain, a product)::
+what was found, and where (a file, a field path, a domain, a product). As in httpx, an error
+that carries more than its message declares it as a keyword argument of its constructor
+(shown in brackets below); nothing is attached to an error after it is built::
 
-    MeshkitError
+    MeshkitError                  any of them [where, expected, found]
     ├── SpecError                 a mesh spec or a data contract is malformed
     │   └── ContractError         a contract outside the supported ODCS v3.1 subset
     ├── DataError                 a frame or a file does not fit what its contract says
-    │   └── QualityError          a product failed its contract and was not published
+    │   └── QualityError          a product failed its contract; not published [report]
     ├── StoreError                the Delta Lake product store refused an operation
     │   └── ConcurrentWriteError  another writer committed first; nothing was changed
     ├── FederationError           bad parameters, shapes or weights for aggregation/rounds
     │   └── NotEnoughDomainsError fewer domains answered than the round needs
     ├── ConsistencyError          products cannot be compared as asked
-    │   └── SyncConflictError     a sync met conflicts under the "stop" policy
+    │   └── SyncConflictError     conflicts under the "stop" sync policy [conflicts]
     ├── SecurityError             the security model refused or could not decide
-    │   ├── AuthenticationError   a token or key that does not prove who the caller is
-    │   ├── AuthorizationError    the caller may not do this to this product
+    │   ├── AuthenticationError   a token or key that does not prove who calls [decision]
+    │   ├── AuthorizationError    the caller may not do this to this product [decision]
     │   ├── IntegrityError        a ciphertext, a key or an audit log was tampered with
     │   └── PolicyError           a policy file or grant is malformed
-    └── RunError                  the notebook chain could not run or a notebook failed
+    └── RunError                  the chain or a notebook failed [notebook, cell, output]
         └── ParameterError        unknown parameter names or badly typed values
 """
 
@@ -148,7 +150,14 @@ class SecurityError(MeshkitError):
 
 
 class AuthenticationError(SecurityError):
-    """A token or key does not prove who the caller is (forged, expired, wrong audience...)."""
+    """A token or key does not prove who the caller is (forged, expired, wrong audience...).
+
+    When a security decision refused the caller, the decision is kept on ``decision``.
+    """
+
+    def __init__(self, message: str, *, decision=None, **kwargs) -> None:
+        self.decision = decision
+        super().__init__(message, **kwargs)
 
 
 class AuthorizationError(SecurityError):
@@ -170,10 +179,22 @@ class PolicyError(SecurityError):
 class RunError(MeshkitError):
     """The notebook chain could not run, or a notebook failed (its name and cell are named).
 
-    When a notebook failed, :func:`meshkit.tutorial.chain.run_chain` also sets ``notebook`` (its
-    name), ``cell`` (the execution count of the failing cell, or ``None``) and ``output``
-    (the executed notebook kept in the run directory).
+    Parameters
+    ----------
+    notebook : str, optional
+        The notebook that failed (its name, without ``.ipynb``).
+    cell : int, optional
+        The execution count of the failing cell (``None`` when no cell failed).
+    output : path-like, optional
+        The executed notebook, kept in the run directory.
     """
+
+    def __init__(self, message: str, *, notebook: str | None = None, cell: int | None = None,
+                 output=None, **kwargs) -> None:
+        self.notebook = notebook
+        self.cell = cell
+        self.output = output
+        super().__init__(message, **kwargs)
 
 
 class ParameterError(RunError):

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -66,19 +65,10 @@ from typing import Any
 import polars as pl
 
 from meshkit._errors import DataError, SpecError
+from meshkit._mesh_spec import (SOURCE_FORMATS, SPEC_API_VERSION, SPEC_FILE, check_mesh, load_parts,
+                                path_text, read_source, save_mesh, spec_of)
 
 __all__ = ["Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS"]
-
-#: The spec's file name inside a mesh folder.
-SPEC_FILE = "mesh.yaml"
-#: The ``apiVersion`` meshkit reads and writes.
-SPEC_API_VERSION = "meshkit/v1"
-#: Source file suffixes meshkit reads, and their formats.
-SOURCE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet"}
-
-_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
-_NAME_HELP = "a name of letters, digits, '_' or '-', starting with a letter"
-
 
 # =========================================================================== model
 
@@ -234,9 +224,9 @@ class Mesh:
                 raise SpecError("a mesh holds Domain objects",
                                 where=f"mesh {name!r}: domains[{i}]", expected="Domain",
                                 found=type(domain).__name__)
-        _check_mesh(name, [(d.name, d.owner, [(p.name, p.consumers) for p in d.products.values()])
+        check_mesh(name, [(d.name, d.owner, [(p.name, p.consumers) for p in d.products.values()])
                            for d in domain_list],
-                    lambda path: f"mesh {name!r}: {_path_text(path)}")
+                    lambda path: f"mesh {name!r}: {path_text(path)}")
         self.domains: dict[str, Domain] = {d.name: d for d in domain_list}
 
     # ------------------------------------------------------------------ lookup
@@ -309,8 +299,6 @@ class Mesh:
             raise DataError("the product has no source file", where=f"product {name!r}",
                             expected="a 'source' (.csv or .parquet) in the mesh spec",
                             found="none; publish a frame instead")
-        from meshkit._mesh_spec import read_source
-
         return read_source(product.source, product.contract)
 
     def with_sources(self, sources: Mapping[str, str | os.PathLike], *,
@@ -368,14 +356,17 @@ class Mesh:
         >>> sorted(Mesh.load(folder).domains)
         ['catalog', 'clickstream', 'customers', 'orders']
         """
-        from meshkit._mesh_spec import load_mesh
-
-        return load_mesh(path, allow_outside=allow_outside)
+        parts = load_parts(path, allow_outside=allow_outside)
+        domains = [Domain(d["name"], d["owner"],
+                          [DataProduct(p.pop("name"), p.pop("contract"), **p)
+                           for p in d["products"]],
+                          description=d["description"])
+                   for d in parts["domains"]]
+        return cls(parts["name"], domains, description=parts["description"],
+                   root=parts["root"])
 
     def to_spec(self) -> dict:
         """The mesh spec as a plain dict, with the paths :meth:`save` writes."""
-        from meshkit._mesh_spec import spec_of
-
         return spec_of(self)
 
     def save(self, directory: str | os.PathLike, *, allow_outside: bool = False) -> Path:
@@ -393,8 +384,6 @@ class Mesh:
         Path
             The written ``mesh.yaml``.
         """
-        from meshkit._mesh_spec import save_mesh
-
         return save_mesh(self, directory, allow_outside=allow_outside)
 
     # ------------------------------------------------------------------ display
@@ -459,59 +448,5 @@ class Mesh:
         return (relative if relative is not None else Path(product.source.name)).as_posix()
 
 
-# =========================================================================== checks
-
-
-def _path_text(path: Iterable[str | int]) -> str:
-    """``["domains", 0, "name"]`` -> ``domains[0].name``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(spec)"
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _check_mesh(name: str, domains: list[tuple[str, str, list[tuple[str, list]]]],
-                locate) -> None:
-    """Names, uniqueness and consumers of ``[(domain, owner, [(product, consumers)])]``.
-
-    ``locate(path)`` turns a field path such as ``["domains", 0, "name"]`` into ``where``.
-    """
-    if not isinstance(name, str) or not re.match(_NAME, name):
-        raise SpecError("bad mesh name", where=locate(["name"]), expected=_NAME_HELP,
-                        found=repr(name))
-    domain_names: dict[str, int] = {}
-    product_home: dict[str, str] = {}
-    for i, (domain, owner, products) in enumerate(domains):
-        if not isinstance(domain, str) or not re.match(_NAME, domain):
-            raise SpecError("bad domain name", where=locate(["domains", i, "name"]),
-                            expected=_NAME_HELP, found=repr(domain))
-        if domain in domain_names:
-            raise SpecError("duplicate domain name", where=locate(["domains", i, "name"]),
-                            expected="domain names unique in the mesh",
-                            found=f"{domain!r}, already domains[{domain_names[domain]}]")
-        domain_names[domain] = i
-        if not isinstance(owner, str) or not owner.strip():
-            raise SpecError("a domain needs an owner", where=locate(["domains", i, "owner"]),
-                            expected="the owning team or person", found=repr(owner))
-        for k, (product, _) in enumerate(products):
-            at = ["domains", i, "products", k, "name"]
-            if not isinstance(product, str) or not re.match(_NAME, product):
-                raise SpecError("bad product name", where=locate(at), expected=_NAME_HELP,
-                                found=repr(product))
-            if product in product_home:
-                raise SpecError("duplicate product name", where=locate(at),
-                                expected="product names unique across the mesh",
-                                found=f"{product!r}, already in domain {product_home[product]!r}")
-            product_home[product] = domain
-    for i, (_, _, products) in enumerate(domains):
-        for k, (_, consumers) in enumerate(products):
-            for c, consumer in enumerate(consumers):
-                if consumer not in domain_names:
-                    raise SpecError("consumer names no domain of the mesh",
-                                    where=locate(["domains", i, "products", k, "consumers", c]),
-                                    expected=f"one of {', '.join(domain_names)}",
-                                    found=repr(consumer))

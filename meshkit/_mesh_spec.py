@@ -2,18 +2,22 @@
 
 Private to :mod:`meshkit._mesh`, whose :meth:`~meshkit._mesh.Mesh.load`,
 :meth:`~meshkit._mesh.Mesh.save`, :meth:`~meshkit._mesh.Mesh.to_spec` and
-:meth:`~meshkit._mesh.Mesh.read_source` delegate here: YAML loading that keeps line numbers,
-the jsonschema check of the spec (its first problem as a :class:`~meshkit._errors.SpecError`
-naming the file, the line and the field path), spec <-> :class:`~meshkit._mesh.Mesh`
-conversion, writing a mesh folder, and reading CSV or Parquet source files.
+:meth:`~meshkit._mesh.Mesh.read_source` delegate here: the spec's names and rules
+(:data:`SPEC_FILE`, :func:`check_mesh`...), YAML loading that keeps line numbers (through
+:mod:`meshkit._yaml`), the jsonschema check of the spec (its first problem as a
+:class:`~meshkit._errors.SpecError` naming the file, the line and the field path), spec ->
+plain parts (which :meth:`~meshkit._mesh.Mesh.load` builds the objects from) and mesh -> spec,
+writing a mesh folder, and reading CSV or Parquet source files.
 
-:mod:`meshkit._mesh` imports this module only inside its methods, and this module imports the
-model at its top, so there is no import cycle.
+This module never imports :mod:`meshkit._mesh`: the model imports the format, not the other
+way round, so there is no import cycle.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +25,25 @@ import jsonschema
 import polars as pl
 import yaml
 
+from meshkit._contracts import DataContract
+from meshkit._contracts.types import default_dtype
 from meshkit._files import atomic_copy, atomic_write_text
 from meshkit._errors import DataError, SpecError
-from meshkit._mesh import (
-    _NAME,
-    _NAME_HELP,
-    SOURCE_FORMATS,
-    SPEC_API_VERSION,
-    SPEC_FILE,
-    DataProduct,
-    Domain,
-    Mesh,
-    _check_mesh,
-    _path_text,
-)
+from meshkit._yaml import line_of, load_yaml
 
-__all__ = ["load_mesh", "load_spec_yaml", "mesh_from_spec", "read_source", "resolve_inside",
+__all__ = ["SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS", "check_mesh", "load_parts",
+           "load_spec_yaml", "parts_from_spec", "path_text", "read_source", "resolve_inside",
            "save_mesh", "schema_error", "spec_of"]
+
+#: The spec's file name inside a mesh folder.
+SPEC_FILE = "mesh.yaml"
+#: The ``apiVersion`` meshkit reads and writes.
+SPEC_API_VERSION = "meshkit/v1"
+#: Source file suffixes meshkit reads, and their formats.
+SOURCE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet"}
+
+_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
+_NAME_HELP = "a name of letters, digits, '_' or '-', starting with a letter"
 
 _HEADER = ("# meshkit mesh spec: domains, their owners and data products.\n"
            "# Paths (contract, source) are relative to this file; sources are .csv or .parquet.\n")
@@ -99,17 +105,18 @@ _SPEC_SCHEMA: dict[str, Any] = {
 # =========================================================================== load
 
 
-def load_mesh(path: str | os.PathLike, *, allow_outside: bool = False) -> Mesh:
+def load_parts(path: str | os.PathLike, *, allow_outside: bool = False) -> dict:
     """Read a mesh spec (``mesh.yaml``, or a folder holding one) and its contracts.
 
-    Contracts and sources resolve inside the spec's folder unless ``allow_outside``
-    (see :func:`resolve_inside`).
+    Returns what :meth:`~meshkit._mesh.Mesh.load` builds the mesh from (see
+    :func:`parts_from_spec`). Contracts and sources resolve inside the spec's folder unless
+    ``allow_outside`` (see :func:`resolve_inside`).
     """
     spec_path = Path(path)
     if spec_path.is_dir():
         spec_path = spec_path / SPEC_FILE
     spec = load_spec_yaml(spec_path)
-    return mesh_from_spec(spec, spec_path, allow_outside=allow_outside)
+    return parts_from_spec(spec, spec_path, allow_outside=allow_outside)
 
 
 def resolve_inside(folder: Path, path: str | os.PathLike, *, allow_outside: bool = False,
@@ -152,92 +159,16 @@ def resolve_inside(folder: Path, path: str | os.PathLike, *, allow_outside: bool
     return candidate
 
 
-# =========================================================================== YAML with lines
-
-
-class _LinedDict(dict):
-    """A mapping that remembers its line and each key's line in the YAML file."""
-
-    line: int = 0
-    key_lines: dict
-
-
-class _LinedList(list):
-    """A sequence that remembers its line and each item's line in the YAML file."""
-
-    line: int = 0
-    item_lines: list
-
-
-class _SpecLoader(yaml.SafeLoader):
-    """A safe loader that records line numbers and refuses duplicate keys."""
-
-
-def _construct_mapping(loader: _SpecLoader, node: yaml.MappingNode) -> _LinedDict:
-    loader.flatten_mapping(node)
-    result = _LinedDict()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if not isinstance(key, (str, int, float, bool)) and key is not None:
-            raise SpecError("a mapping key must be a plain value",
-                            where=f"{key_node.start_mark.name}, line {line}",
-                            expected="a field name", found=type(key).__name__)
-        if key in result:
-            raise SpecError("duplicate key", where=f"{key_node.start_mark.name}, line {line}",
-                            expected="each key once per mapping",
-                            found=f"{key!r} again (first on line {result.key_lines[key]})")
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = line
-    return result
-
-
-def _construct_sequence(loader: _SpecLoader, node: yaml.SequenceNode) -> _LinedList:
-    result = _LinedList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    result.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return result
-
-
-_SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-
-
-def _line_of(spec: Any, path: list) -> int | None:
-    """The line of the deepest node of ``path`` that the spec knows a line for."""
-    line = getattr(spec, "line", None)
-    node = spec
-    for part in path:
-        if isinstance(node, _LinedDict) and part in node:
-            line = node.key_lines.get(part, line)
-            node = node[part]
-        elif isinstance(node, _LinedList) and isinstance(part, int) and part < len(node):
-            line = node.item_lines[part]
-            node = node[part]
-        else:
-            break
-    return line
+# =========================================================================== YAML
 
 
 def load_spec_yaml(spec_path: Path) -> Any:
     """The parsed spec mapping, each node carrying its line (a SpecError otherwise)."""
-    try:
-        handle = open(spec_path, encoding="utf-8")
-    except OSError as exc:
+    if not spec_path.is_file():
         raise SpecError("cannot read the mesh spec", where=str(spec_path),
                         expected=f"an existing {SPEC_FILE} (or a folder holding one)",
-                        found=type(exc).__name__) from exc
-    with handle:
-        try:
-            spec = yaml.load(handle, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = (f"{spec_path}, line {mark.line + 1}, column {mark.column + 1}" if mark
-                     else str(spec_path))
-            raise SpecError("malformed YAML", where=where, expected="valid YAML",
-                            found=getattr(exc, "problem", None) or str(exc)) from exc
+                        found="nothing there" if not spec_path.exists() else "not a file")
+    spec = load_yaml(spec_path, error=SpecError, what="the mesh spec", lines=True)
     if not isinstance(spec, dict):
         raise SpecError("the mesh spec is not a mapping", where=str(spec_path),
                         expected="a mapping with name and domains",
@@ -253,13 +184,13 @@ def schema_error(spec: Any, spec_path: Path) -> SpecError | None:
         return None
 
     def where(path: list) -> str:
-        line = _line_of(spec, path)
+        line = line_of(spec, path)
         place = f"{spec_path}, line {line}" if line else str(spec_path)
-        return f"{place}, {_path_text(path)}" if path else place
+        return f"{place}, {path_text(path)}" if path else place
 
     def order(error):
         path = list(error.absolute_path)
-        return (_line_of(spec, path) or 0, len(path), error.validator)
+        return (line_of(spec, path) or 0, len(path), error.validator)
 
     error = min(errors, key=order)
     path = list(error.absolute_path)
@@ -285,19 +216,22 @@ def schema_error(spec: Any, spec_path: Path) -> SpecError | None:
     return SpecError("bad value", where=where(path), expected=wanted, found=f"{shown} ({kind})")
 
 
-def mesh_from_spec(spec: dict, spec_path: Path, *, allow_outside: bool = False) -> Mesh:
-    """Check ``spec`` (read from ``spec_path``) and build the Mesh with its contracts."""
-    from meshkit._contracts import DataContract
+def parts_from_spec(spec: dict, spec_path: Path, *, allow_outside: bool = False) -> dict:
+    """Check ``spec`` (read from ``spec_path``) and read its contracts.
 
+    Returns ``{"name", "description", "root", "domains": [{"name", "owner", "description",
+    "products": [{"name", "contract", "description", "owner", "consumers", "source"}]}]}``,
+    each product holding its :class:`~meshkit._contracts.DataContract` and source path.
+    """
     problem = schema_error(spec, spec_path)
     if problem is not None:
         raise problem
 
     def where(path: list) -> str:
-        line = _line_of(spec, path)
-        return f"{spec_path}, line {line}, {_path_text(path)}"
+        line = line_of(spec, path)
+        return f"{spec_path}, line {line}, {path_text(path)}"
 
-    _check_mesh(spec["name"],
+    check_mesh(spec["name"],
                 [(d["name"], d["owner"],
                   [(p["name"], p.get("consumers", [])) for p in d.get("products", [])])
                  for d in spec["domains"]], where)
@@ -331,21 +265,19 @@ def mesh_from_spec(spec: dict, spec_path: Path, *, allow_outside: bool = False) 
                     raise DataError("source file not found", where=where([*at, "source"]),
                                     expected="an existing file relative to the spec",
                                     found=f"no file at {source}")
-            products.append(DataProduct(p["name"], contract,
-                                        description=p.get("description", ""),
-                                        owner=p.get("owner"), consumers=p.get("consumers", []),
-                                        source=source))
-        domains.append((d, products))
-
-    built = [Domain(d["name"], d["owner"], products, description=d.get("description", ""))
-             for d, products in domains]
-    return Mesh(spec["name"], built, description=spec.get("description", ""), root=base)
+            products.append({"name": p["name"], "contract": contract,
+                             "description": p.get("description", ""), "owner": p.get("owner"),
+                             "consumers": list(p.get("consumers", [])), "source": source})
+        domains.append({"name": d["name"], "owner": d["owner"],
+                        "description": d.get("description", ""), "products": products})
+    return {"name": spec["name"], "description": spec.get("description", ""), "root": base,
+            "domains": domains}
 
 
 # =========================================================================== write
 
 
-def spec_of(mesh: Mesh) -> dict:
+def spec_of(mesh) -> dict:
     """The mesh spec as a plain dict, with the paths :func:`save_mesh` writes."""
     domains = []
     for domain in mesh.domains.values():
@@ -373,8 +305,7 @@ def spec_of(mesh: Mesh) -> dict:
     return spec
 
 
-def save_mesh(mesh: Mesh, directory: str | os.PathLike, *,
-              allow_outside: bool = False) -> Path:
+def save_mesh(mesh, directory: str | os.PathLike, *, allow_outside: bool = False) -> Path:
     """Write ``mesh`` as ``directory/mesh.yaml`` plus ``contracts/<product>.yaml``.
 
     Refuses (DataError) before writing anything when a source file is missing; the spec is
@@ -411,7 +342,7 @@ def save_mesh(mesh: Mesh, directory: str | os.PathLike, *,
     return target
 
 
-def _saved_source(mesh: Mesh, product: DataProduct) -> Path:
+def _saved_source(mesh, product) -> Path:
     """Where ``save`` puts a product's source, relative to the mesh folder."""
     relative = mesh._relative_to_root(product.source)
     if relative is not None:
@@ -424,8 +355,6 @@ def _saved_source(mesh: Mesh, product: DataProduct) -> Path:
 
 def read_source(source: Path, contract: Any) -> pl.DataFrame:
     """Read a CSV or Parquet ``source``; CSV columns get the dtypes of ``contract``."""
-    from meshkit._contracts.types import default_dtype
-
     fmt = SOURCE_FORMATS.get(source.suffix.lower())
     if fmt is None:
         raise DataError("unsupported source file format", where=str(source),
@@ -446,3 +375,57 @@ def read_source(source: Path, contract: Any) -> pl.DataFrame:
         raise DataError(f"cannot read the {fmt.upper()} source", where=str(source),
                         expected=f"a {fmt.upper()} file whose columns fit the contract",
                         found=message) from exc
+
+
+# =========================================================================== checks
+
+
+def path_text(path: Iterable[str | int]) -> str:
+    """``["domains", 0, "name"]`` -> ``domains[0].name``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(spec)"
+
+
+def check_mesh(name: str, domains: list[tuple[str, str, list[tuple[str, list]]]],
+                locate) -> None:
+    """Names, uniqueness and consumers of ``[(domain, owner, [(product, consumers)])]``.
+
+    ``locate(path)`` turns a field path such as ``["domains", 0, "name"]`` into ``where``.
+    """
+    if not isinstance(name, str) or not re.match(_NAME, name):
+        raise SpecError("bad mesh name", where=locate(["name"]), expected=_NAME_HELP,
+                        found=repr(name))
+    domain_names: dict[str, int] = {}
+    product_home: dict[str, str] = {}
+    for i, (domain, owner, products) in enumerate(domains):
+        if not isinstance(domain, str) or not re.match(_NAME, domain):
+            raise SpecError("bad domain name", where=locate(["domains", i, "name"]),
+                            expected=_NAME_HELP, found=repr(domain))
+        if domain in domain_names:
+            raise SpecError("duplicate domain name", where=locate(["domains", i, "name"]),
+                            expected="domain names unique in the mesh",
+                            found=f"{domain!r}, already domains[{domain_names[domain]}]")
+        domain_names[domain] = i
+        if not isinstance(owner, str) or not owner.strip():
+            raise SpecError("a domain needs an owner", where=locate(["domains", i, "owner"]),
+                            expected="the owning team or person", found=repr(owner))
+        for k, (product, _) in enumerate(products):
+            at = ["domains", i, "products", k, "name"]
+            if not isinstance(product, str) or not re.match(_NAME, product):
+                raise SpecError("bad product name", where=locate(at), expected=_NAME_HELP,
+                                found=repr(product))
+            if product in product_home:
+                raise SpecError("duplicate product name", where=locate(at),
+                                expected="product names unique across the mesh",
+                                found=f"{product!r}, already in domain {product_home[product]!r}")
+            product_home[product] = domain
+    for i, (_, _, products) in enumerate(domains):
+        for k, (_, consumers) in enumerate(products):
+            for c, consumer in enumerate(consumers):
+                if consumer not in domain_names:
+                    raise SpecError("consumer names no domain of the mesh",
+                                    where=locate(["domains", i, "products", k, "consumers", c]),
+                                    expected=f"one of {', '.join(domain_names)}",
+                                    found=repr(consumer))

@@ -36,7 +36,7 @@ import html
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +44,14 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 
+from meshkit._contracts import validate
 from meshkit._errors import ConcurrentWriteError, DataError, StoreError
+from meshkit._time import EPOCH, epoch_ms
 
 __all__ = ["ProductStore", "Publication"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
 _QUALITY_KEY = "meshkit.quality"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _REFUSED = {
     pl.Object: "Object",
     pl.Null: "Null (a column with no values; cast it to the type it should hold)",
@@ -149,28 +150,12 @@ def _to_storable(frame: pl.DataFrame, name: str) -> pl.DataFrame:
 
 
 def _utc_ms(as_of: datetime | date | str, name: str) -> int:
-    """Milliseconds since the epoch for ``as_of``; naive times and ISO strings are UTC."""
-    when = as_of
-    if isinstance(when, str):
-        try:
-            when = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise StoreError("cannot read this timestamp", where=f"product {name!r}",
-                             expected="an ISO 8601 timestamp such as 2026-01-31T12:00:00Z",
-                             found=repr(as_of)) from exc
-    elif isinstance(when, date) and not isinstance(when, datetime):
-        when = datetime(when.year, when.month, when.day)
-    if not isinstance(when, datetime):
-        raise StoreError("as_of must be a time", where=f"product {name!r}",
-                         expected="a datetime, a date or an ISO 8601 string",
-                         found=type(as_of).__name__)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return (when - _EPOCH) // timedelta(milliseconds=1)  # exact; no float rounding
+    """Milliseconds since the epoch for ``as_of`` (:func:`meshkit._time.to_utc`'s rules)."""
+    return epoch_ms(as_of, error=StoreError, where=f"product {name!r}")
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return (EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
 
 
 class ProductStore:
@@ -326,8 +311,6 @@ class ProductStore:
 
         report = None
         if contract is not None:
-            from meshkit._contracts import validate
-
             report = validate(frame, contract)
             if not force:
                 report.raise_if_failed(where=where)  # nothing written yet
@@ -413,7 +396,7 @@ class ProductStore:
 
     # ------------------------------------------------------------------------ reading
     def read(self, name: str, version: int | None = None,
-             as_of: datetime | date | str | None = None,
+             as_of: datetime | date | str | float | None = None,
              columns: list[str] | None = None) -> pl.DataFrame:
         """Read the product: the latest version, a given ``version`` or the one current ``as_of``.
 
@@ -423,9 +406,9 @@ class ProductStore:
             The product.
         version : int, optional
             A version number from :meth:`versions`.
-        as_of : datetime, date or str, optional
-            A time (ISO 8601 strings and naive datetimes are taken as UTC); the version
-            current then is read.
+        as_of : datetime, date, str or float, optional
+            A time, read by :func:`meshkit._time.to_utc` (ISO 8601 strings, epoch seconds;
+            naive datetimes are taken as UTC); the version current then is read.
         columns : list of str, optional
             Read only these columns.
 
@@ -467,7 +450,7 @@ class ProductStore:
         return pl.DataFrame(
             {
                 "version": [e["version"] for e in log],
-                "timestamp": [datetime.fromtimestamp(e["timestamp"] / 1000, tz=timezone.utc)
+                "timestamp": [EPOCH + timedelta(milliseconds=e["timestamp"])
                               for e in log],
                 "operation": [e.get("operation") for e in log],
                 "rows": [(e.get("operationMetrics") or {}).get("num_added_rows") for e in log],

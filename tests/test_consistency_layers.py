@@ -169,14 +169,14 @@ def test_weights_change_the_score_and_are_validated():
     copy, _ = stale_copy(d, "user_id", steps=["missing_rows"], fraction=0.5, seed=1)
     base = similarity(d, copy, keys="user_id")
     keys_only = similarity(d, copy, keys="user_id",
-                           weights={"schema": 0, "values": 0, "distributions": 0})
+                           layer_weights={"schema": 0, "values": 0, "distributions": 0})
     assert keys_only.score == pytest.approx(base.layers["keys"].score)
     assert keys_only.score < base.score
     with pytest.raises(mk.ConsistencyError, match="unknown layer"):
-        similarity(d, copy, keys="user_id", weights={"vibes": 1})
+        similarity(d, copy, keys="user_id", layer_weights={"vibes": 1})
     with pytest.raises(mk.ConsistencyError, match="sum to zero"):
         similarity(d, copy, keys="user_id",
-                   weights={"schema": 0, "keys": 0, "values": 0, "distributions": 0})
+                   layer_weights={"schema": 0, "keys": 0, "values": 0, "distributions": 0})
 
 
 def test_threshold_sweep_flips_at_the_score():

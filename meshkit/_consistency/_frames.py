@@ -40,13 +40,40 @@ def as_frame(data, *, where: str) -> pl.DataFrame:
     return data
 
 
-def as_keys(keys: str | Sequence[str] | None) -> list[str]:
-    """Normalize ``keys`` to a list of column names."""
+def as_keys(keys: str | Sequence[str] | None, *, where: str = "keys") -> list[str]:
+    """The entity ``keys`` as a list of column names: the one normaliser of ``keys=``.
+
+    A string is one column name (never split on commas); a sequence is a list of column
+    names; ``None`` is no keys (the caller decides the default). Anything else, an empty
+    name or a name given twice is a :class:`~meshkit._errors.ConsistencyError`.
+
+    Examples
+    --------
+    >>> as_keys("id"), as_keys(("shop", "id")), as_keys(None)
+    (['id'], ['shop', 'id'], [])
+    >>> as_keys(["id", "id"])
+    Traceback (most recent call last):
+    ...
+    meshkit._errors.ConsistencyError: keys: an entity key column given twice (expected distinct column names; found 'id' twice)
+    """
     if keys is None:
         return []
     if isinstance(keys, str):
-        return [keys]
-    return list(keys)
+        keys = [keys]
+    elif not isinstance(keys, Sequence) or isinstance(keys, bytes):
+        raise ConsistencyError("entity keys must be column names", where=where,
+                               expected="a column name or a list of column names",
+                               found=type(keys).__name__)
+    names = list(keys)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ConsistencyError("entity keys must be column names", where=where,
+                                   expected="non-empty strings", found=repr(name))
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConsistencyError("an entity key column given twice", where=where,
+                               expected="distinct column names", found=f"{repeated[0]!r} twice")
+    return names
 
 
 def check_keys(frame: pl.DataFrame, keys: list[str], *, where: str) -> None:

@@ -12,7 +12,7 @@ layer                     score                                            weigh
 ``distributions``         mean of 1 - KS (numeric) / 1 - JS (categorical)  0.2
 ========================  ===============================================  ========
 
-The weights can be changed (``weights={"values": 0.5}``); they are rescaled to sum to 1 over
+The weights can be changed (``layer_weights={"values": 0.5}``); they are rescaled to sum to 1 over
 the layers present. Drift flags follow Evidently's defaults: with at most 1,000 reference rows
 a column drifts when the KS (numeric) or chi-square (categorical) p-value is at most 0.05;
 above that when the Wasserstein distance divided by the reference standard deviation
@@ -25,7 +25,8 @@ import polars as pl
 
 from meshkit._consistency import layers as L
 from meshkit._consistency._frames import as_frame, as_keys, check_keys
-from meshkit._consistency.report import ConsistencyReport, SimilarityReport, normalize_weights
+from meshkit._consistency.report import ConsistencyReport, SimilarityReport, normalize_layer_weights
+from meshkit._consistency.sketches import Profile, similarity_from_profiles
 from meshkit._consistency.standards import conformance, disagreements
 from meshkit._errors import ConsistencyError
 
@@ -45,7 +46,7 @@ def _keys_from(keys, contracts) -> list[str]:
                            found="none")
 
 
-def similarity(d1, d2, keys=None, *, weights: dict | None = None, rtol: float = 1e-9,
+def similarity(d1, d2, keys=None, *, layer_weights: dict | None = None, rtol: float = 1e-9,
                atol: float = 1e-9, names: tuple[str, str] = ("left", "right"),
                contracts: tuple = (None, None)) -> SimilarityReport:
     """Compare two products layer by layer; ``d1`` is the reference.
@@ -57,8 +58,8 @@ def similarity(d1, d2, keys=None, *, weights: dict | None = None, rtol: float = 
         without moving data: sketch mode, no values layer, figures marked as estimates.
     keys : str or list of str, optional
         The entity keys; defaults to the first contract's primary key.
-    weights : dict, optional
-        Layer weights over :data:`~meshkit._consistency.DEFAULT_WEIGHTS`.
+    layer_weights : dict, optional
+        Layer weights over :data:`~meshkit._consistency.DEFAULT_LAYER_WEIGHTS`.
     rtol, atol : float
         Numeric tolerance of the values layer: ``|a - b| <= atol + rtol * |a|``.
     names : (str, str)
@@ -82,14 +83,12 @@ def similarity(d1, d2, keys=None, *, weights: dict | None = None, rtol: float = 
     >>> r.layers["keys"].score, r.layers["values"].score
     (0.6, 0.6666666666666666)
     """
-    from meshkit._consistency.sketches import Profile, similarity_from_profiles
-
     if isinstance(d1, Profile) or isinstance(d2, Profile):
         if not (isinstance(d1, Profile) and isinstance(d2, Profile)):
             raise ConsistencyError("cannot mix a profile and a frame", where="similarity",
                                    expected="two frames or two profiles",
                                    found=f"{type(d1).__name__} and {type(d2).__name__}")
-        return similarity_from_profiles(d1, d2, weights=weights, names=names)
+        return similarity_from_profiles(d1, d2, layer_weights=layer_weights, names=names)
     keys = _keys_from(keys, contracts)
     left = as_frame(d1, where=names[0])
     right = as_frame(d2, where=names[1])
@@ -108,10 +107,10 @@ def similarity(d1, d2, keys=None, *, weights: dict | None = None, rtol: float = 
         "values": L.value_layer(left, right, keys, pairs, rtol=rtol, atol=atol),
         "distributions": L.distribution_layer(left, right, keys, pairs),
     }
-    return SimilarityReport(result, normalize_weights(weights, result), keys, "exact", names)
+    return SimilarityReport(result, normalize_layer_weights(layer_weights, result), keys, "exact", names)
 
 
-def consistency(d1, d2, threshold: float = 0.8, *, keys=None, weights: dict | None = None,
+def consistency(d1, d2, threshold: float = 0.8, *, keys=None, layer_weights: dict | None = None,
                 contracts: tuple = (None, None), rtol: float = 1e-9, atol: float = 1e-9,
                 names: tuple[str, str] = ("left", "right")) -> ConsistencyReport:
     """The verdict ``similarity(d1, d2) > threshold``, the score and the reasons.
@@ -141,7 +140,7 @@ def consistency(d1, d2, threshold: float = 0.8, *, keys=None, weights: dict | No
     if not 0 <= threshold <= 1:
         raise ConsistencyError("threshold out of range", where="threshold",
                                expected="a number in [0, 1]", found=repr(threshold))
-    sim = similarity(d1, d2, keys, weights=weights, rtol=rtol, atol=atol, names=names,
+    sim = similarity(d1, d2, keys, layer_weights=layer_weights, rtol=rtol, atol=atol, names=names,
                      contracts=contracts)
     reasons = []
     for name, layer in sim.layers.items():

@@ -9,6 +9,8 @@ import numpy as np
 import polars as pl
 
 from meshkit._consistency._frames import as_frame, as_keys, check_keys
+from meshkit._consistency.compare import similarity
+from meshkit._consistency.sketches import Profile, profile
 from meshkit._errors import ConsistencyError, MeshkitError
 
 __all__ = ["SimilarityMatrix", "similarity_matrix"]
@@ -54,7 +56,7 @@ class SimilarityMatrix:
                 + (f"<p>skipped:</p><ul>{skipped}</ul>" if skipped else ""))
 
 
-def similarity_matrix(products: dict, keys, *, weights: dict | None = None,
+def similarity_matrix(products: dict, keys, *, layer_weights: dict | None = None,
                       mode: str = "exact", **kwargs) -> SimilarityMatrix:
     """Compare every ordered pair of the products that hold the entity ``keys``.
 
@@ -75,9 +77,6 @@ def similarity_matrix(products: dict, keys, *, weights: dict | None = None,
     >>> m.names, m.skipped
     (['a', 'b'], {'c': 'lacks key column(s) id'})
     """
-    from meshkit._consistency.compare import similarity
-    from meshkit._consistency.sketches import Profile, profile
-
     if mode not in ("exact", "sketch"):
         raise ConsistencyError("unknown mode", where="mode", expected="'exact' or 'sketch'",
                                found=repr(mode))
@@ -108,7 +107,8 @@ def similarity_matrix(products: dict, keys, *, weights: dict | None = None,
     for i, a in enumerate(names):
         for j, b in enumerate(names):
             if i != j:
-                rep = similarity(chosen[a], chosen[b], keys, weights=weights, names=(a, b), **kwargs)
+                rep = similarity(chosen[a], chosen[b], keys, layer_weights=layer_weights, names=(a, b),
+                                 **kwargs)
                 reports[(a, b)] = rep
                 scores[i, j] = rep.score
     return SimilarityMatrix(names, scores, reports, skipped)

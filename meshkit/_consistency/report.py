@@ -14,35 +14,38 @@ import polars as pl
 
 from meshkit._errors import ConsistencyError
 
-__all__ = ["LayerResult", "SimilarityReport", "ConsistencyReport", "DEFAULT_WEIGHTS",
-           "normalize_weights"]
+__all__ = ["LayerResult", "SimilarityReport", "ConsistencyReport", "DEFAULT_LAYER_WEIGHTS",
+           "normalize_layer_weights"]
 
 #: default weights of the layers in the overall score (renormalized over the layers present).
-DEFAULT_WEIGHTS = {"schema": 0.2, "keys": 0.3, "values": 0.3, "distributions": 0.2}
+#: Named apart from ``aggregate``'s ``weights``, which are example counts.
+DEFAULT_LAYER_WEIGHTS = {"schema": 0.2, "keys": 0.3, "values": 0.3, "distributions": 0.2}
 
 
-def normalize_weights(weights: dict[str, float] | None, layers) -> dict[str, float]:
-    """Merge ``weights`` over :data:`DEFAULT_WEIGHTS` and rescale them to sum to 1 over ``layers``.
+def normalize_layer_weights(layer_weights: dict[str, float] | None, layers) -> dict[str, float]:
+    """Merge ``layer_weights`` over :data:`DEFAULT_LAYER_WEIGHTS`; rescale to sum to 1 over ``layers``.
 
     Examples
     --------
-    >>> normalize_weights({"values": 0}, ["schema", "keys", "values"])
+    >>> normalize_layer_weights({"values": 0}, ["schema", "keys", "values"])
     {'schema': 0.4, 'keys': 0.6, 'values': 0.0}
     """
-    merged = dict(DEFAULT_WEIGHTS)
-    for name, w in (weights or {}).items():
-        if name not in DEFAULT_WEIGHTS:
-            raise ConsistencyError("unknown layer in weights", where=f"weights[{name!r}]",
-                                   expected=f"one of {list(DEFAULT_WEIGHTS)}", found=repr(name))
+    merged = dict(DEFAULT_LAYER_WEIGHTS)
+    for name, w in (layer_weights or {}).items():
+        if name not in DEFAULT_LAYER_WEIGHTS:
+            raise ConsistencyError("unknown layer in layer_weights",
+                                   where=f"layer_weights[{name!r}]",
+                                   expected=f"one of {list(DEFAULT_LAYER_WEIGHTS)}",
+                                   found=repr(name))
         if not np.isfinite(w) or w < 0:
-            raise ConsistencyError("bad layer weight", where=f"weights[{name!r}]",
+            raise ConsistencyError("bad layer weight", where=f"layer_weights[{name!r}]",
                                    expected="a finite number >= 0", found=repr(w))
         merged[name] = float(w)
     total = sum(merged[name] for name in layers)
     if total <= 0:
-        raise ConsistencyError("layer weights sum to zero", where="weights",
+        raise ConsistencyError("layer weights sum to zero", where="layer_weights",
                                expected="at least one positive weight among "
-                                        f"{list(layers)}", found=repr(weights))
+                                        f"{list(layers)}", found=repr(layer_weights))
     return {name: merged[name] / total for name in layers}
 
 

@@ -54,7 +54,7 @@ import polars as pl
 from meshkit._consistency import layers as L
 from meshkit._consistency import metrics
 from meshkit._consistency._frames import CATEGORICAL, NUMERIC, as_frame, as_keys, check_keys, column_kind
-from meshkit._consistency.report import LayerResult, SimilarityReport, normalize_weights
+from meshkit._consistency.report import LayerResult, SimilarityReport, normalize_layer_weights
 from meshkit._errors import ConsistencyError, DataError
 
 __all__ = ["Profile", "profile", "profile_batches", "profile_parquet", "similarity_from_profiles",
@@ -288,7 +288,7 @@ def _numeric_estimate(name: str, a, b, n_a: int, n_b: int, ref_std: float) -> tu
     return row, (float(eps), float(w_bound))
 
 
-def similarity_from_profiles(p1: Profile, p2: Profile, *, weights: dict | None = None,
+def similarity_from_profiles(p1: Profile, p2: Profile, *, layer_weights: dict | None = None,
                              names: tuple[str, str] | None = None) -> SimilarityReport:
     """Similarity from two profiles alone (sketch mode): schema, keys, distributions.
 
@@ -363,4 +363,4 @@ def similarity_from_profiles(p1: Profile, p2: Profile, *, weights: dict | None =
         | ({"categorical": "exact (frequency counts)"} if any(r["kind"] == CATEGORICAL for r in rows) else {}),
         details={"ks_error_bound": eps, "wasserstein_normed_error_bound": w_eps})
     result = {"schema": schema, "keys": keys, "distributions": dist}
-    return SimilarityReport(result, normalize_weights(weights, result), list(p1.keys), "sketch", names)
+    return SimilarityReport(result, normalize_layer_weights(layer_weights, result), list(p1.keys), "sketch", names)

@@ -82,7 +82,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def plan_sync(source: pl.DataFrame, target: pl.DataFrame, on: list[str], *, policy: str,
+def plan_sync(source: pl.DataFrame, target: pl.DataFrame, keys: list[str], *, policy: str,
               timestamp: str | None = None,
               names: tuple[str, str] = ("source", "target")) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Compute what a sync would do, without writing.
@@ -94,8 +94,8 @@ def plan_sync(source: pl.DataFrame, target: pl.DataFrame, on: list[str], *, poli
     if policy not in POLICIES:
         raise ConsistencyError("unknown sync policy", where="policy", expected=f"one of {POLICIES}",
                                found=repr(policy))
-    check_keys(source, on, where=names[0])
-    check_keys(target, on, where=names[1])
+    check_keys(source, keys, where=names[0])
+    check_keys(target, keys, where=names[1])
     missing = [c for c in target.columns if c not in source.columns]
     if missing:
         raise ConsistencyError("the source lacks columns of the target", where=names[0],
@@ -129,7 +129,7 @@ def plan_sync(source: pl.DataFrame, target: pl.DataFrame, on: list[str], *, poli
                 continue
             # a key must survive the cast exactly: polars truncates 1.5 to 1, which would
             # match (and overwrite) another entity's row
-            if c in on and not cast.cast(src.schema[c]).eq_missing(src.get_column(c)).all():
+            if c in keys and not cast.cast(src.schema[c]).eq_missing(src.get_column(c)).all():
                 bad.append(f"key {c} ({src.schema[c]} -> {t} changes values)")
                 continue
             casts.append(pl.col(c).cast(t, strict=True))
@@ -138,9 +138,9 @@ def plan_sync(source: pl.DataFrame, target: pl.DataFrame, on: list[str], *, poli
                                expected="values castable to the target's types",
                                found=", ".join(bad))
     src = src.with_columns(casts)
-    values = [c for c in target.columns if c not in on]
-    tgt = target.select([*on, *[pl.col(c).alias(f"{c}__t") for c in values]])
-    joined = src.join(tgt.with_columns(pl.lit(True).alias("__in_t")), on=on, how="left")
+    values = [c for c in target.columns if c not in keys]
+    tgt = target.select([*keys, *[pl.col(c).alias(f"{c}__t") for c in values]])
+    joined = src.join(tgt.with_columns(pl.lit(True).alias("__in_t")), on=keys, how="left")
     in_t = pl.col("__in_t").fill_null(False)
     diffs = [~pl.col(c).eq_missing(pl.col(f"{c}__t")) for c in values]
     differs = pl.any_horizontal(diffs) if diffs else pl.lit(False)
@@ -160,13 +160,13 @@ def plan_sync(source: pl.DataFrame, target: pl.DataFrame, on: list[str], *, poli
         pl.when(~in_t).then(pl.lit("insert")).when(update).then(pl.lit("update"))
         .otherwise(pl.lit(None, pl.Utf8)).alias(_ACTION))
     conflicts = joined.filter(pl.col("__conflict")).select(
-        [*on, pl.col("__changed").list.join(", ").alias("columns"),
-         pl.col(_ACTION).eq("update").fill_null(False).alias("source_applied")]).sort(on)
+        [*keys, pl.col("__changed").list.join(", ").alias("columns"),
+         pl.col(_ACTION).eq("update").fill_null(False).alias("source_applied")]).sort(keys)
     plan = joined.select([*target.columns, _ACTION])
     return plan, conflicts
 
 
-def sync(store, source, target: str, *, on, policy: str = "source_wins",
+def sync(store, source, target: str, *, keys, policy: str = "source_wins",
          timestamp: str | None = None, delete_missing: bool = False) -> SyncResult:
     """Bring ``target`` in line with ``source`` through one Delta MERGE.
 
@@ -178,7 +178,7 @@ def sync(store, source, target: str, *, on, policy: str = "source_wins",
         The source product's name in ``store``, or its rows.
     target : str
         The target product's name in ``store``.
-    on : str or list of str
+    keys : str or list of str
         Entity keys (present, non-null and unique on both sides).
     policy : {"source_wins", "target_wins", "latest", "stop"}
         For keys on both sides with different values: take the source row; keep the target
@@ -202,19 +202,19 @@ def sync(store, source, target: str, *, on, policy: str = "source_wins",
     >>> store = ProductStore(tempfile.mkdtemp())
     >>> _ = store.publish("src", pl.DataFrame({"id": [1, 2, 3], "v": ["a", "b", "c"]}))
     >>> _ = store.publish("copy", pl.DataFrame({"id": [1, 2], "v": ["a", "x"]}))
-    >>> r = sync(store, "src", "copy", on="id")
+    >>> r = sync(store, "src", "copy", keys="id")
     >>> r.inserted, r.updated, r.conflicting, r.version
     (1, 1, 1, 1)
-    >>> sync(store, "src", "copy", on="id").written
+    >>> sync(store, "src", "copy", keys="id").written
     False
     """
-    on = as_keys(on)
+    keys = as_keys(keys)
     src_name = source if isinstance(source, str) else "source"
     src = as_frame(store.read(source) if isinstance(source, str) else source, where=src_name)
     before = store.latest_version(target)
     table = DeltaTable(store.table_uri(target), version=before)
     tgt = pl.read_delta(table)
-    plan, conflicts = plan_sync(src, tgt, on, policy=policy, timestamp=timestamp,
+    plan, conflicts = plan_sync(src, tgt, keys, policy=policy, timestamp=timestamp,
                                 names=(src_name, target))
     if policy == "stop" and conflicts.height:
         raise SyncConflictError(f"{conflicts.height} conflicting row(s); nothing was written",
@@ -226,16 +226,16 @@ def sync(store, source, target: str, *, on, policy: str = "source_wins",
     counts = plan.group_by(_ACTION).len()
     count = dict(zip(counts[_ACTION].to_list(), counts["len"].to_list()))
     inserted, updated = int(count.get("insert", 0)), int(count.get("update", 0))
-    deleted = tgt.join(plan.select(on), on=on, how="anti").height if delete_missing else 0
+    deleted = tgt.join(plan.select(keys), on=keys, how="anti").height if delete_missing else 0
     result = SyncResult(src_name, target, policy, inserted, updated, deleted, conflicts.height,
                         before, before, conflicts)
     if inserted + updated + deleted == 0:
         return result
     if not delete_missing:  # unchanged source rows are not needed by the MERGE
         plan = plan.filter(pl.col(_ACTION).is_not_null())
-    predicate = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in on)
+    predicate = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
     columns = {_quote(c): f"s.{_quote(c)}" for c in tgt.columns}
-    meta = {"meshkit.sync": json.dumps({"source": src_name, "policy": policy, "on": on})}
+    meta = {"meshkit.sync": json.dumps({"source": src_name, "policy": policy, "keys": keys})}
     merger = table.merge(
         source=plan.to_arrow(), predicate=predicate, source_alias="s", target_alias="t",
         commit_properties=CommitProperties(custom_metadata=meta, max_commit_retries=0),

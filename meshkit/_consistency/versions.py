@@ -1,9 +1,10 @@
-"""Versions of a product: history, the difference between two versions by key, restore.
+"""The difference between two versions of a product, by its entity keys.
 
-A product's versions are its Delta table versions (:class:`~meshkit._store.ProductStore`).
-:func:`diff_versions` says which keys were added or removed and which rows changed, naming
-the columns; :func:`restore` commits an earlier version as the newest one, which is how a
-product is recovered after a bad sync (``restore(store, name, result.version_before)``).
+A product's versions are its Delta table versions (:class:`~meshkit._store.ProductStore`,
+whose ``history`` lists them and whose ``restore`` commits an earlier one as the newest,
+which is how a product is recovered after a bad sync:
+``store.restore(name, result.version_before)``). :func:`diff_versions` says which keys were
+added or removed and which rows changed, naming the columns.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import polars as pl
 from meshkit._consistency._frames import as_keys, check_keys
 from meshkit._errors import ConsistencyError
 
-__all__ = ["VersionDiff", "diff_versions", "diff_frames", "history", "restore"]
+__all__ = ["VersionDiff", "diff_versions", "diff_frames"]
 
 
 @dataclass
@@ -68,9 +69,9 @@ class VersionDiff:
         return f"<p>{html.escape(str(self))}</p>"
 
 
-def diff_frames(old: pl.DataFrame, new: pl.DataFrame, on, *, name: str = "product",
+def diff_frames(old: pl.DataFrame, new: pl.DataFrame, keys, *, name: str = "product",
                 versions: tuple = (None, None)) -> VersionDiff:
-    """The difference between two frames of one product, by key ``on``.
+    """The difference between two frames of one product, by entity ``keys``.
 
     Columns present in only one frame, or whose type changed, are reported in
     ``schema_changes`` and compared as text when both have them.
@@ -82,40 +83,40 @@ def diff_frames(old: pl.DataFrame, new: pl.DataFrame, on, *, name: str = "produc
     >>> diff_frames(a, b, "id").summary()["changed"]
     1
     """
-    on = as_keys(on)
-    check_keys(old, on, where=f"{name} v{versions[0]}")
-    check_keys(new, on, where=f"{name} v{versions[1]}")
+    keys = as_keys(keys)
+    check_keys(old, keys, where=f"{name} v{versions[0]}")
+    check_keys(new, keys, where=f"{name} v{versions[1]}")
     schema_changes = [f"{c} added" for c in new.columns if c not in old.columns]
     schema_changes += [f"{c} removed" for c in old.columns if c not in new.columns]
-    common = [c for c in old.columns if c in new.columns and c not in on]
+    common = [c for c in old.columns if c in new.columns and c not in keys]
     for c in common:
         if old.schema[c] != new.schema[c]:
             schema_changes.append(f"{c} {old.schema[c]} -> {new.schema[c]}")
-    added = new.join(old.select(on), on=on, how="anti").sort(on)
-    removed = old.join(new.select(on), on=on, how="anti").sort(on)
+    added = new.join(old.select(keys), on=keys, how="anti").sort(keys)
+    removed = old.join(new.select(keys), on=keys, how="anti").sort(keys)
 
     def side(frame, suffix):
-        return frame.select([*on, *[(pl.col(c) if old.schema[c] == new.schema[c]
+        return frame.select([*keys, *[(pl.col(c) if old.schema[c] == new.schema[c]
                                      else pl.col(c).cast(pl.Utf8)).alias(c + suffix)
                                     for c in common]])
 
-    both = side(old, "__o").join(side(new, "__n"), on=on, how="inner")
+    both = side(old, "__o").join(side(new, "__n"), on=keys, how="inner")
     diffs = {c: ~pl.col(c + "__o").eq_missing(pl.col(c + "__n")) for c in common}
     if diffs:
         both = both.with_columns([d.alias(f"{c}__d") for c, d in diffs.items()])
         changed = both.filter(pl.any_horizontal([pl.col(f"{c}__d") for c in common])).select(
-            [*on, pl.concat_list([pl.when(pl.col(f"{c}__d")).then(pl.lit(c)) for c in common])
-             .list.drop_nulls().list.join(", ").alias("columns")]).sort(on)
+            [*keys, pl.concat_list([pl.when(pl.col(f"{c}__d")).then(pl.lit(c)) for c in common])
+             .list.drop_nulls().list.join(", ").alias("columns")]).sort(keys)
         counts = both.select([pl.col(f"{c}__d").sum().alias(c) for c in common]).row(0, named=True)
         column_changes = {c: int(n) for c, n in counts.items() if n}
     else:
-        changed = both.select(on).clear().with_columns(pl.lit("").alias("columns"))
+        changed = both.select(keys).clear().with_columns(pl.lit("").alias("columns"))
         column_changes = {}
     return VersionDiff(name, versions[0], versions[1], added, removed, changed, column_changes,
                        schema_changes)
 
 
-def diff_versions(store, name: str, on, old: int | None = None,
+def diff_versions(store, name: str, keys, old: int | None = None,
                   new: int | None = None) -> VersionDiff:
     """Compare two versions of a stored product by key.
 
@@ -123,7 +124,7 @@ def diff_versions(store, name: str, on, old: int | None = None,
     ----------
     store : ProductStore
     name : str
-    on : str or list of str
+    keys : str or list of str
         Entity keys.
     old, new : int, optional
         Versions; default the one before the latest, and the latest.
@@ -135,18 +136,6 @@ def diff_versions(store, name: str, on, old: int | None = None,
         raise ConsistencyError("no earlier version to compare with", where=f"product {name!r}",
                                expected="a product with at least two versions",
                                found=f"versions up to {latest}")
-    return diff_frames(store.read(name, version=old), store.read(name, version=new), on,
+    return diff_frames(store.read(name, version=old), store.read(name, version=new), keys,
                        name=name, versions=(old, new))
 
-
-def history(store, name: str) -> pl.DataFrame:
-    """The product's versions, newest first (``ProductStore.history``)."""
-    return store.history(name)
-
-
-def restore(store, name: str, version: int) -> int:
-    """Commit ``version`` of the product as its newest version; returns the new version.
-
-    To recover after a bad sync: ``restore(store, result.target, result.version_before)``.
-    """
-    return store.restore(name, version)

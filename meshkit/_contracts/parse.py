@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from meshkit._contracts.model import METRICS, OPERATORS, ContractProperty, DataContract, QualityRule
 from meshkit._contracts.types import LOGICAL_TYPES, parse_literal
 from meshkit._errors import ContractError
+from meshkit._yaml import load_yaml as load_yaml_file
 
 __all__ = ["parse_contract", "load_yaml", "API_VERSION"]
 
@@ -141,29 +140,19 @@ class _Reader:
 
 
 def load_yaml(path: str | os.PathLike) -> Any:
-    """Load a YAML file; a missing file or malformed YAML is a ContractError naming it.
+    """Load a contract's YAML file through :func:`meshkit._yaml.load_yaml`.
+
+    A missing, oversized or non-UTF-8 file, malformed YAML, a duplicate key, deep nesting or
+    runaway aliases are a ContractError naming the file (and the line where there is one).
 
     Examples
     --------
     >>> load_yaml("no/such/contract.yaml")
     Traceback (most recent call last):
     ...
-    meshkit._errors.ContractError: no/such/contract.yaml: cannot read the contract file (expected an existing ODCS YAML file; found FileNotFoundError)
+    meshkit._errors.ContractError: no/such/contract.yaml: cannot read the contract file: not found (expected an existing YAML file; found FileNotFoundError)
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ContractError("cannot read the contract file", where=str(path),
-                            expected="an existing ODCS YAML file",
-                            found=type(exc).__name__) from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ContractError("malformed YAML", where=where, expected="valid YAML",
-                            found=problem) from exc
+    return load_yaml_file(path, error=ContractError, what="the contract file")
 
 
 def parse_contract(data: Any, source: str | None = None) -> DataContract:

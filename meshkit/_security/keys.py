@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from meshkit._errors import IntegrityError, SecurityError
+from meshkit._time import to_utc
 
 __all__ = [
     "KeySource",
@@ -53,9 +54,7 @@ DEFAULT_MAX_KEY_AGE = timedelta(days=90)
 def _utc(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(timezone.utc)
-    if now.tzinfo is None:
-        return now.replace(tzinfo=timezone.utc)
-    return now
+    return to_utc(now, error=SecurityError, where="now")
 
 
 class KeySource:

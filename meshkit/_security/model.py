@@ -112,11 +112,9 @@ class Decision:
         where = f"product {self.product!r}"
         authn = self.layer("authentication")
         if not authn.passed:
-            err = AuthenticationError(f"{self.action} refused: caller not authenticated",
+            raise AuthenticationError(f"{self.action} refused: caller not authenticated",
                                       where=where, expected="a valid token",
-                                      found=authn.reason)
-            err.decision = self
-            raise err
+                                      found=authn.reason, decision=self)
         failed = next(layer for layer in self.layers if not layer.passed)
         raise AuthorizationError(f"{self.action} refused by the {failed.name} layer",
                                  where=where, expected=f"{self.action} allowed",

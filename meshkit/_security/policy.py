@@ -36,13 +36,16 @@ import ast
 import os
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 import yaml
 
 from meshkit._errors import PolicyError
+from meshkit._files import atomic_write_text
+from meshkit._time import to_utc
+from meshkit._yaml import load_yaml
 
 __all__ = ["ACTIONS", "MASKS", "ProductInfo", "as_product_info", "Grant", "Deny",
            "AccessRequest", "AccessResult", "GrantAccess", "Policy", "parse_row_filter",
@@ -231,21 +234,7 @@ def check_row_filter(text: str, product: "ProductInfo", *, where: str) -> None:
 # grants and denies
 # ---------------------------------------------------------------------------------------
 def _parse_time(value, where: str) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc)
-    if isinstance(value, str):
-        try:
-            return _parse_time(datetime.fromisoformat(value.replace("Z", "+00:00")), where)
-        except ValueError:
-            pass
-    raise PolicyError("not a time", where=where, expected="ISO 8601 or epoch seconds",
-                      found=repr(value))
+    return None if value is None else to_utc(value, error=PolicyError, where=where)
 
 
 def _now(now) -> datetime:
@@ -549,14 +538,7 @@ class Policy:
     def from_yaml(cls, path: str | os.PathLike, *, products=None) -> "Policy":
         """Load a YAML policy file (``grants:`` and ``denies:`` lists)."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise PolicyError("policy file not found", where=path.name, expected="a YAML file",
-                              found="nothing") from None
-        except yaml.YAMLError as exc:
-            raise PolicyError("policy file is not valid YAML", where=path.name,
-                              expected="YAML", found=str(exc).splitlines()[0]) from None
+        data = load_yaml(path, error=PolicyError, what="the policy file")
         return cls.from_dict(data, where=path.name, products=products)
 
     def to_dict(self) -> dict:
@@ -565,8 +547,7 @@ class Policy:
 
     def to_yaml(self, path: str | os.PathLike) -> Path:
         path = Path(path)
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
-        return path
+        return atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def copy(self) -> "Policy":
         return Policy(list(self.grants), list(self.denies),

@@ -39,7 +39,8 @@ from joserfc import jwt
 from joserfc.jwk import OKPKey
 from joserfc.jws import extract_compact
 
-from meshkit._errors import AuthenticationError, PolicyError
+from meshkit._errors import AuthenticationError, PolicyError, SecurityError
+from meshkit._time import epoch_seconds
 
 __all__ = ["ALGORITHM", "KINDS", "Principal", "PublicIdentity", "Identity", "Directory",
            "VerifiedToken", "TokenVerifier", "to_epoch", "public_key_from_bytes",
@@ -50,13 +51,11 @@ ALGORITHM = "Ed25519"
 KINDS = ("person", "service", "domain")
 
 
-def to_epoch(now: float | datetime | None) -> int:
-    """Epoch seconds from ``None`` (the clock), a number or an aware datetime."""
+def to_epoch(now: float | datetime | str | None) -> int:
+    """Epoch seconds from ``None`` (the clock) or any time :func:`meshkit._time.to_utc` reads."""
     if now is None:
         return int(time.time())
-    if isinstance(now, datetime):
-        return int(now.timestamp())
-    return int(now)
+    return epoch_seconds(now, error=SecurityError, where="now")
 
 
 @dataclass(frozen=True)

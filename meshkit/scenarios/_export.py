@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from meshkit._errors import SpecError
+from meshkit._files import atomic_write_text
 
 __all__ = ["export", "export_scenario", "SAMPLE_ROWS", "SAMPLE_SCALE", "SAMPLE_SEED",
            "SAMPLE_FORMATS", "README"]
@@ -118,8 +119,7 @@ def export(directory: str | os.PathLike, scenarios: list[str] | None = None) -> 
                             expected=f"one of {', '.join(SCENARIOS)}", found=repr(name))
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
-    readme = root / "README.md"
-    readme.write_text(README, encoding="utf-8")
+    readme = atomic_write_text(root / "README.md", README)
     written = [readme]
     for name in chosen:
         written += export_scenario(name, root / name)

@@ -292,20 +292,16 @@ def _failure(notebook: str, output: Path, exc: Exception) -> RunError:
 
     if isinstance(exc, PapermillExecutionError):
         first_line = next((line for line in (exc.source or "").splitlines() if line.strip()), "")
-        error = RunError(
+        return RunError(
             f"notebook failed in the cell `{first_line.strip()[:80]}`; "
             f"the executed notebook is kept at {output}",
             where=f"{notebook}.ipynb, cell In [{exc.exec_count}]",
-            found=f"{exc.ename}: {exc.evalue}")
-        error.cell = exc.exec_count
-    else:
-        error = RunError(f"notebook could not run; what it executed is kept at {output}",
-                         where=f"{notebook}.ipynb",
-                         found=f"{type(exc).__name__}: {exc}".split("\n")[0])
-        error.cell = None
-    error.notebook = notebook
-    error.output = output
-    return error
+            found=f"{exc.ename}: {exc.evalue}",
+            notebook=notebook, cell=exc.exec_count, output=output)
+    return RunError(f"notebook could not run; what it executed is kept at {output}",
+                    where=f"{notebook}.ipynb",
+                    found=f"{type(exc).__name__}: {exc}".split("\n")[0],
+                    notebook=notebook, cell=None, output=output)
 
 
 def run_chain(parameters: dict[str, Any] | None = None, *, scenario: str | None = None,

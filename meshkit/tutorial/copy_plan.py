@@ -20,11 +20,13 @@ Examples
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from meshkit.tutorial.inject import default_columns, default_type_to
+from meshkit._consistency._frames import as_keys
 from meshkit._consistency.standards import valid_values
 from meshkit._errors import ConsistencyError
 
@@ -139,9 +141,9 @@ def _column(value: str, frame: pl.DataFrame, what: str) -> str:
     return value
 
 
-def plan_copy(mesh, data, *, reference: str = "", keys: str = "", stale_product: str = "",
-              stale_column: str = "", type_column: str = "", shift_column: str = "",
-              narrowed_column: str = "") -> CopyPlan:
+def plan_copy(mesh, data, *, reference: str = "", keys: str | Sequence[str] = "",
+              stale_product: str = "", stale_column: str = "", type_column: str = "",
+              shift_column: str = "", narrowed_column: str = "") -> CopyPlan:
     """Fill the choices left empty (``""``) from ``mesh`` and the reference's data.
 
     Parameters
@@ -153,8 +155,8 @@ def plan_copy(mesh, data, *, reference: str = "", keys: str = "", stale_product:
     reference : str
         Default :func:`default_reference`; a product the mesh lacks is a
         :class:`~meshkit._errors.SpecError`.
-    keys : str
-        Comma-separated key columns; default the contract's primary key.
+    keys : str or list of str
+        The entity key column(s); default (empty) the contract's primary key.
     stale_product : str
         Default ``<reference>_at_<first consumer domain>`` (``<reference>_copy`` when it has
         no consumer); must not be a product of the mesh.
@@ -173,7 +175,7 @@ def plan_copy(mesh, data, *, reference: str = "", keys: str = "", stale_product:
     contract = product.contract
     frame = _read(data, reference)
     if keys:
-        key_list = [_column(k.strip(), frame, "keys") for k in keys.split(",") if k.strip()]
+        key_list = [_column(k, frame, "keys") for k in as_keys(keys)]
     else:
         key_list = list(contract.primary_key) if contract is not None else []
         if not key_list:

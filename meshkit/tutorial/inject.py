@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from meshkit._consistency._frames import as_keys
 from meshkit._errors import ConsistencyError
 
 __all__ = ["Injection", "INJECTIONS", "stale_copy", "default_columns", "default_type_to",
@@ -61,7 +62,7 @@ def _movable(dtype: pl.DataType) -> bool:
     return dtype.is_numeric() or dtype.is_temporal()
 
 
-def default_columns(frame: pl.DataFrame, key, *, type_change: bool = True) -> dict:
+def default_columns(frame: pl.DataFrame, keys, *, type_change: bool = True) -> dict:
     """The columns :func:`stale_copy` changes when none are named, from the frame's own columns.
 
     Never a key column. Returns ``stale_column`` (the text column with the most distinct
@@ -79,8 +80,8 @@ def default_columns(frame: pl.DataFrame, key, *, type_change: bool = True) -> di
     >>> cols["stale_column"], cols["type_column"], cols["type_to"], cols["shift_column"]
     ('email', 'email', String, 'amount')
     """
-    keys = {key} if isinstance(key, str) else set(key)
-    schema = {c: t for c, t in frame.schema.items() if c not in keys}
+    key_set = set(as_keys(keys))
+    schema = {c: t for c, t in frame.schema.items() if c not in key_set}
     distinct = {c: frame[c].n_unique() for c in schema}
     text = [c for c, t in schema.items() if t == pl.Utf8]
     stale = max(text, key=lambda c: distinct[c]) if text else None  # max keeps the first on ties
@@ -99,7 +100,7 @@ def default_columns(frame: pl.DataFrame, key, *, type_change: bool = True) -> di
             "shift_column": shift}
 
 
-def stale_copy(frame: pl.DataFrame, key, *, steps=INJECTIONS, seed: int = 0,
+def stale_copy(frame: pl.DataFrame, keys, *, steps=INJECTIONS, seed: int = 0,
                fraction: float = 0.1, stale_column: str | None = None,
                type_column: str | None = None, shift_column: str | None = None,
                shift: float = 0.5, type_to: pl.DataType | None = None
@@ -116,8 +117,8 @@ def stale_copy(frame: pl.DataFrame, key, *, steps=INJECTIONS, seed: int = 0,
     ----------
     frame : polars.DataFrame
         The source product.
-    key : str or list of str
-        Its entity key (never modified).
+    keys : str or list of str
+        Its entity keys (never modified).
     steps : sequence of str
         Which of :data:`INJECTIONS` to apply (always in that order).
     seed : int
@@ -150,7 +151,8 @@ def stale_copy(frame: pl.DataFrame, key, *, steps=INJECTIONS, seed: int = 0,
     if unknown:
         raise ConsistencyError("unknown injection", where="steps",
                                expected=f"names from {INJECTIONS}", found=unknown)
-    picked = default_columns(frame, key, type_change="type_change" in steps)
+    keys = as_keys(keys)
+    picked = default_columns(frame, keys, type_change="type_change" in steps)
     auto = {"stale_values": stale_column is None, "type_change": type_column is None,
             "shift": shift_column is None}
     if type_column is None:
@@ -162,7 +164,7 @@ def stale_copy(frame: pl.DataFrame, key, *, steps=INJECTIONS, seed: int = 0,
               "type_change": type_column,
               "shift": shift_column if shift_column is not None else picked["shift_column"]}
     rng = np.random.default_rng(seed)
-    out = frame.sort(key)
+    out = frame.sort(keys)
     done: list[Injection] = []
     n = out.height
     for step in [s for s in INJECTIONS if s in steps]:
@@ -180,7 +182,7 @@ def stale_copy(frame: pl.DataFrame, key, *, steps=INJECTIONS, seed: int = 0,
             drop = np.zeros(out.height, bool)
             drop[rng.choice(out.height, int(round(fraction * n)), replace=False)] = True
             out = out.filter(~pl.Series(drop))
-            done.append(Injection(step, key if isinstance(key, str) else ", ".join(key),
+            done.append(Injection(step, ", ".join(keys),
                                   int(drop.sum()), f"{drop.sum()} entity(ies) missing"))
         elif step == "type_change":
             col = _need(out, chosen[step], step)
