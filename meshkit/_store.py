@@ -32,7 +32,6 @@ ProductStore(orders@v2)
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 
+from meshkit._display import Displayable, Heading, Table
 from meshkit._errors import ConcurrentWriteError, DataError, StoreError
 
 __all__ = ["ProductStore", "Publication"]
@@ -173,7 +173,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
-class ProductStore:
+class ProductStore(Displayable):
     """A folder of data products, each a versioned Delta Lake table.
 
     Parameters
@@ -485,9 +485,7 @@ class ProductStore:
         listed = ", ".join(f"{name}@v{version}" for name, version in self._summary())
         return f"ProductStore({listed or 'empty'})"
 
-    def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{version}</td></tr>"
-                       for name, version in self._summary())
-        return ("<table><caption>ProductStore</caption>"
-                "<thead><tr><th>product</th><th>latest version</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>")
+    def _render(self) -> list:
+        summary = self._summary()
+        return [Heading(f"ProductStore: {len(summary)} product(s)"),
+                Table(["product", "latest version"], summary, max_rows=max(len(summary), 1))]
