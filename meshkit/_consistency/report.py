@@ -78,11 +78,15 @@ class LayerResult(Displayable):
     error_bounds: dict = field(default_factory=dict)
     details: dict = field(default_factory=dict)
 
-    def _render(self) -> list:
-        tag = " (estimate)" if self.estimated else ""
+    def _title(self) -> str:
+        return f"{self.name}: {fmt(self.score)}{' (estimate)' if self.estimated else ''}"
+
+    def _body(self) -> list:
         findings = list(self.notes) + [f"± {k}: {fmt(v)}" for k, v in self.error_bounds.items()]
-        return [Heading(f"{self.name}: {fmt(self.score)}{tag}", level=4), Bullets(findings),
-                Table.from_frame(self.evidence)]
+        return [Bullets(findings), Table.from_frame(self.evidence)]
+
+    def _render(self) -> list:
+        return [Heading(self._title(), level=4)] + self._body()
 
     def to_frame(self) -> pl.DataFrame:
         """The evidence behind the score (one row per column or per measure)."""
@@ -161,8 +165,7 @@ class SimilarityReport(Displayable):
         head = Heading(f"Similarity {self.names[0]} vs {self.names[1]} ({self.mode}): "
                        f"{fmt(self.score)}")
         return [head, Table.from_frame(self.to_frame())] + [
-            Details(f"{n}: {fmt(layer.score)}", layer._render())
-            for n, layer in self.layers.items()]
+            Details(layer._title(), layer._body()) for layer in self.layers.values()]
 
     def __repr__(self) -> str:
         return str(self)
