@@ -165,6 +165,15 @@ VERDICTS = {
 }
 
 
+#: tags and style properties on the allow-lists of JupyterLab's HTML sanitizer (the part used)
+SAFE_TAGS = {"div", "span", "p", "code", "table", "thead", "tbody", "tr", "th", "td", "ul",
+             "li", "details", "summary"}
+SAFE_STYLES = {"background", "border", "border-bottom", "border-collapse", "border-radius",
+               "color", "font-size", "font-weight", "margin", "margin-left", "max-width",
+               "overflow-x",
+               "padding", "text-align", "vertical-align", "white-space"}
+
+
 def _displayable_classes() -> dict[str, type]:
     for info in pkgutil.walk_packages(meshkit.__path__, "meshkit."):
         if not info.name.endswith("__main__"):
@@ -210,6 +219,11 @@ def test_text_and_html_come_from_one_render(name, tmp_path, monkeypatch):
     assert str(tmp_path) not in text + page
     # every table scrolls in its own container, so a wide one is never cut off
     assert page.count("<table") == page.count("overflow-x:auto")
+    # only tags and inline styles JupyterLab's sanitizer keeps in an untrusted notebook
+    assert set(re.findall(r"<([a-z0-9]+)", page)) <= SAFE_TAGS
+    properties = {p.split(":")[0].strip() for style in re.findall(r"style='([^']*)'", page)
+                  for p in style.split(";") if p.strip()}
+    assert properties <= SAFE_STYLES, properties - SAFE_STYLES
 
 
 @pytest.mark.parametrize("name", sorted(set(INSTANCES) - NOT_REPORTS))
