@@ -170,8 +170,7 @@ SAFE_TAGS = {"div", "span", "p", "code", "table", "thead", "tbody", "tr", "th", 
              "li", "details", "summary"}
 SAFE_STYLES = {"background", "border", "border-bottom", "border-collapse", "border-radius",
                "color", "font-size", "font-weight", "margin", "margin-left", "max-width",
-               "overflow-x",
-               "padding", "text-align", "vertical-align", "white-space"}
+               "overflow-x", "padding", "text-align", "vertical-align", "white-space"}
 
 
 def _displayable_classes() -> dict[str, type]:
