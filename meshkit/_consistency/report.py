@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from meshkit._display import (Badge, Bullets, Details, Displayable, Facts, Heading, Paragraph,
-                              Table, fmt)
+from meshkit._display import (Badge, Bullets, Details, Displayable, Heading, Paragraph, Table,
+                              fmt)
 from meshkit._errors import ConsistencyError
 
 __all__ = ["LayerResult", "SimilarityReport", "ConsistencyReport", "DEFAULT_WEIGHTS",
