@@ -69,12 +69,15 @@ def fmt(value: Any, digits: int = DIGITS) -> str:
 
     Integers and the integer part of a float are shown whole (``145834.7`` reads ``145835``);
     very small or very large floats use scientific notation; ``None`` reads ``-``; dates and
-    times read in ISO 8601; lists are joined with commas; strings are shown without quotes.
+    times read in ISO 8601 (a space before the time); lists are joined with commas; strings are
+    shown without quotes.
 
     Examples
     --------
     >>> [fmt(v) for v in (0.983333, 1.0, 2 / 3 * 1e-6, 12.5, None, float("nan"), [1, 0.25])]
     ['0.9833', '1', '6.667e-07', '12.5', '-', 'nan', '1, 0.25']
+    >>> fmt(_dt.datetime(2026, 5, 31, 12, 30))
+    '2026-05-31 12:30:00'
     """
     if value is None:
         return "-"
@@ -88,7 +91,7 @@ def fmt(value: Any, digits: int = DIGITS) -> str:
     if isinstance(value, float):
         return _fmt_float(value, digits)
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()
+        return str(value)  # ISO 8601 with a space between date and time, as polars shows it
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
         return ", ".join(fmt(v, digits) for v in items)
