@@ -117,6 +117,16 @@ def _store(tmp_path):
     return store
 
 
+def _chain(tmp_path):
+    from meshkit.tutorial.chain import ChainResult
+
+    run = tmp_path / "run-1"
+    return ChainResult(run, {"01_domain_setup": run / "01_domain_setup.ipynb"},
+                       {"01_domain_setup": {"scenario": "retail", "scale": 0.1,
+                                            "domains": ["orders", "catalog"]}},
+                       {"01_domain_setup": {"scale": 0.1}})
+
+
 def _audit(ok=True):
     from meshkit import AuditVerification
 
@@ -146,6 +156,7 @@ INSTANCES = {
     "Outcomes": lambda _: _outcomes(),
     "CopyPlan": lambda _: __import__("meshkit.tutorial.copy_plan", fromlist=["x"]).plan_copy(
         _scenario().mesh, _scenario().frames),
+    "ChainResult": _chain,
     "Walkthrough": lambda _: __import__("meshkit.tutorial.walkthrough", fromlist=["x"])
     .plan_walkthrough(_scenario().mesh, _scenario().frames),
 }
