@@ -38,6 +38,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ConsistencyError", "SyncConflictError", "SecurityError", "AuthenticationError",
         "AuthorizationError", "IntegrityError", "PolicyError", "RunError", "ParameterError",
     ),
+    # display: the one renderer of every report, also for plain frames
+    "meshkit._display": (
+        "table",
+    ),
     # the mesh and its products
     "meshkit._mesh": (
         "Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS",

@@ -131,7 +131,15 @@ class NotEnoughDomainsError(FederationError):
 
 
 class ConsistencyError(MeshkitError):
-    """Two products cannot be compared or synced as asked (no shared columns, bad keys...)."""
+    """Two products cannot be compared or synced as asked (no shared columns, bad keys...),
+    or, from :meth:`~meshkit._consistency.ConsistencyReport.raise_if_inconsistent`, they are
+    not consistent: that :class:`~meshkit._consistency.ConsistencyReport` is kept on ``report``
+    (``None`` otherwise).
+    """
+
+    def __init__(self, message: str, *, report=None, **kwargs) -> None:
+        self.report = report
+        super().__init__(message, **kwargs)
 
 
 class SyncConflictError(ConsistencyError):

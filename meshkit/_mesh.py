@@ -49,14 +49,13 @@ Examples
 ('orders', 'orders@shop.example.org')
 >>> print(mesh)
 Mesh shop: 2 domains, 1 product
-├── orders  (owner orders@shop.example.org)
-│   └── purchases  [1 column]  -> catalog
-└── catalog  (owner catalog@shop.example.org)
+  domain  product    owner                    description  consumers  columns  PII  contract
+  orders  purchases  orders@shop.example.org               catalog    1             purchases v1.0.0
+domains without products: catalog
 """
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -64,6 +63,7 @@ from typing import Any
 
 import polars as pl
 
+from meshkit._display import Code, Displayable, Heading, Paragraph, Table
 from meshkit._errors import DataError, SpecError
 from meshkit._mesh_spec import (SOURCE_FORMATS, SPEC_API_VERSION, SPEC_FILE, check_mesh, load_parts,
                                 path_text, read_source, save_mesh, spec_of)
@@ -189,7 +189,7 @@ class Domain:
         return f"Domain({self.name!r}, owner={self.owner!r}, products={list(self.products)!r})"
 
 
-class Mesh:
+class Mesh(Displayable):
     """A data mesh: domains, their data products, and who consumes what.
 
     Parameters
@@ -391,44 +391,18 @@ class Mesh:
         n_products = sum(len(d.products) for d in self.domains.values())
         return f"Mesh({self.name!r}, domains={list(self.domains)!r}, products={n_products})"
 
-    def __str__(self) -> str:
+    def _render(self) -> list:
         n_products = sum(len(d.products) for d in self.domains.values())
-        lines = [f"Mesh {self.name}: {_plural(len(self.domains), 'domain')}, "
-                 f"{_plural(n_products, 'product')}"]
-        domains = list(self.domains.values())
-        for i, domain in enumerate(domains):
-            last_domain = i == len(domains) - 1
-            lines.append(f"{'└──' if last_domain else '├──'} {domain.name}  (owner {domain.owner})")
-            products = list(domain.products.values())
-            for j, p in enumerate(products):
-                stem = "    " if last_domain else "│   "
-                branch = "└──" if j == len(products) - 1 else "├──"
-                pii = f", PII: {', '.join(p.pii_columns)}" if p.pii_columns else ""
-                consumers = f"  -> {', '.join(p.consumers)}" if p.consumers else ""
-                lines.append(f"{stem}{branch} {p.name}  [{_plural(len(p.columns), 'column')}"
-                             f"{pii}]{consumers}")
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        rows = "".join(
-            "<tr>"
-            f"<td>{esc(p.domain or '')}</td><td><b>{esc(p.name)}</b></td>"
-            f"<td>{esc(p.owner or '')}</td><td>{esc(p.description)}</td>"
-            f"<td>{esc(', '.join(p.consumers))}</td><td>{len(p.columns)}</td>"
-            f"<td>{esc(', '.join(p.pii_columns))}</td>"
-            f"<td>{esc(p.contract.id)} v{esc(p.contract.version)}</td>"
-            "</tr>"
-            for p in self.products())
-        n_products = sum(len(d.products) for d in self.domains.values())
-        caption = (f"Mesh <code>{esc(self.name)}</code>: {_plural(len(self.domains), 'domain')}, "
-                   f"{_plural(n_products, 'product')}")
-        if self.description:
-            caption += f" — {esc(self.description)}"
-        return (f"<div class='meshkit-mesh'><p>{caption}</p><table>"
-                "<thead><tr><th>domain</th><th>product</th><th>owner</th><th>description</th>"
-                "<th>consumers</th><th>columns</th><th>PII</th><th>contract</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table></div>")
+        caption = [f"Mesh ", Code(self.name), f": {_plural(len(self.domains), 'domain')}, "
+                   f"{_plural(n_products, 'product')}"]
+        rows = [(p.domain, p.name, p.owner, p.description, list(p.consumers), len(p.columns),
+                 list(p.pii_columns), f"{p.contract.id} v{p.contract.version}")
+                for p in self.products()]
+        return [Heading(*caption)] + ([Paragraph(self.description)] if self.description else []) + [
+                Table(["domain", "product", "owner", "description", "consumers", "columns",
+                       "PII", "contract"], rows, max_rows=max(len(rows), 1))] + (
+            [Paragraph(f"domains without products: {', '.join(empty)}", muted=True)]
+            if (empty := [d.name for d in self.domains.values() if not d.products]) else [])
 
     # ------------------------------------------------------------------ helpers
     def _relative_to_root(self, source: Path | None) -> Path | None:

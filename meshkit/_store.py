@@ -32,7 +32,6 @@ ProductStore(orders@v2)
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 
 from meshkit._contracts import validate
+from meshkit._display import Displayable, Heading, Table
 from meshkit._errors import ConcurrentWriteError, DataError, StoreError
 from meshkit._time import EPOCH, epoch_ms
 
@@ -158,7 +158,7 @@ def _iso(ms: int) -> str:
     return (EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
 
 
-class ProductStore:
+class ProductStore(Displayable):
     """A folder of data products, each a versioned Delta Lake table.
 
     Parameters
@@ -468,9 +468,7 @@ class ProductStore:
         listed = ", ".join(f"{name}@v{version}" for name, version in self._summary())
         return f"ProductStore({listed or 'empty'})"
 
-    def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{version}</td></tr>"
-                       for name, version in self._summary())
-        return ("<table><caption>ProductStore</caption>"
-                "<thead><tr><th>product</th><th>latest version</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>")
+    def _render(self) -> list:
+        summary = self._summary()
+        return [Heading(f"ProductStore: {len(summary)} product(s)"),
+                Table(["product", "latest version"], summary, max_rows=max(len(summary), 1))]

@@ -340,9 +340,11 @@ def test_text_and_html_display(tmp_path):
     assert repr(mesh) == "Mesh('shop', domains=['sales', 'catalog'], products=2)"
     text = str(mesh)
     assert text.splitlines()[0] == "Mesh shop: 2 domains, 2 products"
-    assert "orders  [4 columns, PII: email]  -> catalog" in text
+    orders_row = next(line for line in text.splitlines() if line.split()[1:2] == ["orders"])
+    assert orders_row.split()[:2] == ["sales", "orders"]
+    assert " 4 " in orders_row and "email" in orders_row and "catalog" in orders_row
     html = mesh._repr_html_()
-    assert html.count("<tr>") == 3 and "sales@shop.example.org" in html
+    assert html.count("<tr") == 3 and "sales@shop.example.org" in html
     assert str(tmp_path) not in html + text  # no machine paths
     assert Mesh.load(tmp_path)._repr_html_() == html  # deterministic
 

@@ -162,7 +162,7 @@ def test_in_memory_log_and_html(log):
     assert log.verify().ok
     log.entries[1] = log.entries[1].replace(b"read", b"write")
     result = log.verify()
-    assert not result.ok and "tampered" in result._repr_html_()
+    assert not result.ok and "TAMPERED" in result._repr_html_()
 
 
 def test_entries_no_checkpoint_signed_are_found(log):

@@ -212,7 +212,7 @@ def test_decision_layers_and_rendering(world):
     assert "email (deterministic)" in d.layer("encryption").reason
     text, page = str(d), d._repr_html_()
     assert text.startswith("ALLOWED") and "cleo owns domain crm" in text
-    assert "ALLOWED" in page and "<table>" in page
+    assert "ALLOWED" in page and "<table" in page
     assert str(security("customers", ids["cleo"], "read", model=model)) == text
     unknown = security("nope", ids["cleo"], "read", model=model)
     assert not unknown.allowed and "unknown product" in unknown.reason

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,13 +10,14 @@ import polars as pl
 from meshkit._consistency._frames import as_frame, as_keys, check_keys
 from meshkit._consistency.compare import similarity
 from meshkit._consistency.sketches import Profile, profile
+from meshkit._display import Bullets, Displayable, Heading, Paragraph, Table
 from meshkit._errors import ConsistencyError, MeshkitError
 
 __all__ = ["SimilarityMatrix", "similarity_matrix"]
 
 
-@dataclass
-class SimilarityMatrix:
+@dataclass(repr=False)
+class SimilarityMatrix(Displayable):
     """Scores of every ordered pair (row = reference, column = compared product).
 
     Attributes
@@ -41,19 +41,21 @@ class SimilarityMatrix:
         return pl.DataFrame({"product": self.names} |
                             {n: self.scores[:, j] for j, n in enumerate(self.names)})
 
-    def __str__(self) -> str:
-        frame = self.to_frame().with_columns(pl.col(self.names).round(3))
-        return f"Similarity matrix ({len(self.names)} products)\n{frame}"
+    def to_dict(self) -> dict:
+        """JSON-ready: the names, the score matrix (rows = reference) and what was skipped."""
+        return {"names": list(self.names),
+                "scores": [[round(float(v), 6) for v in row] for row in self.scores],
+                "skipped": dict(self.skipped)}
 
-    __repr__ = __str__
+    def _render(self) -> list:
+        out = [Heading(f"Similarity matrix ({len(self.names)} products)"),
+               Table.from_frame(self.to_frame())]
+        if self.skipped:
+            out += [Paragraph("skipped:"), Bullets(f"{k}: {v}" for k, v in self.skipped.items())]
+        return out
 
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(n)}</th>" for n in self.names)
-        rows = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(
-            f"<td>{v:.3f}</td>" for v in self.scores[i]) + "</tr>" for i, n in enumerate(self.names))
-        skipped = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in self.skipped.items())
-        return (f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
-                + (f"<p>skipped:</p><ul>{skipped}</ul>" if skipped else ""))
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def similarity_matrix(products: dict, keys, *, layer_weights: dict | None = None,

@@ -1,17 +1,19 @@
 """Reports that explain themselves: one layer, a similarity report, a consistency verdict.
 
-Each renders as HTML in a notebook (``_repr_html_``) and as text in a terminal (``str``),
-deterministically: numbers are rounded, there are no timestamps or addresses.
+Each renders once through :mod:`meshkit._display` into the text a terminal prints (``str``)
+and the HTML a notebook shows, deterministically: numbers are rounded, there are no
+timestamps or addresses.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from meshkit._display import (Badge, Bullets, Details, Displayable, Heading, Paragraph, Table,
+                              fmt)
 from meshkit._errors import ConsistencyError
 
 __all__ = ["LayerResult", "SimilarityReport", "ConsistencyReport", "DEFAULT_LAYER_WEIGHTS",
@@ -49,38 +51,8 @@ def normalize_layer_weights(layer_weights: dict[str, float] | None, layers) -> d
     return {name: merged[name] / total for name in layers}
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        if np.isnan(v):
-            return "nan"
-        if np.isinf(v):
-            return "inf"
-        return f"{v:.4g}" if abs(v) < 1e-3 and v != 0 else f"{v:.4f}".rstrip("0").rstrip(".")
-    return str(v)
-
-
-def _table_html(frame: pl.DataFrame, max_rows: int = 20) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.head(max_rows).iter_rows())
-    more = f"<p>… {frame.height - max_rows} more rows</p>" if frame.height > max_rows else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
-
-
-def _table_text(frame: pl.DataFrame, max_rows: int = 20) -> str:
-    rows = [[_fmt(v) for v in row] for row in frame.head(max_rows).iter_rows()]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(frame.columns)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    out = [line(frame.columns)] + [line(r) for r in rows]
-    if frame.height > max_rows:
-        out.append(f"... {frame.height - max_rows} more rows")
-    return "\n".join("    " + x for x in out)
-
-
-@dataclass
-class LayerResult:
+@dataclass(repr=False)
+class LayerResult(Displayable):
     """One layer's score and the evidence behind it.
 
     Attributes
@@ -109,29 +81,30 @@ class LayerResult:
     error_bounds: dict = field(default_factory=dict)
     details: dict = field(default_factory=dict)
 
-    def __str__(self) -> str:
-        tag = " (estimate)" if self.estimated else ""
-        out = [f"{self.name}: {self.score:.4f}{tag}"]
-        out += [f"  - {n}" for n in self.notes]
-        out += [f"  ± {k}: {v}" for k, v in self.error_bounds.items()]
-        out.append(_table_text(self.evidence))
-        return "\n".join(out)
+    def _title(self) -> str:
+        return f"{self.name}: {fmt(self.score)}{' (estimate)' if self.estimated else ''}"
 
-    def _repr_html_(self) -> str:
-        tag = " <em>(estimate)</em>" if self.estimated else ""
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        bounds = "".join(f"<li>± {html.escape(k)}: {html.escape(str(v))}</li>"
-                         for k, v in self.error_bounds.items())
-        return (f"<h4>{html.escape(self.name)}: {self.score:.4f}{tag}</h4>"
-                f"<ul>{notes}{bounds}</ul>{_table_html(self.evidence)}")
+    def _body(self) -> list:
+        findings = list(self.notes) + [f"± {k}: {fmt(v)}" for k, v in self.error_bounds.items()]
+        return [Bullets(findings), Table.from_frame(self.evidence)]
+
+    def _render(self) -> list:
+        return [Heading(self._title(), level=4)] + self._body()
+
+    def to_frame(self) -> pl.DataFrame:
+        """The evidence behind the score (one row per column or per measure)."""
+        return self.evidence
 
     def to_dict(self) -> dict:
         return {"score": round(self.score, 6), "notes": list(self.notes),
                 "estimated": self.estimated, "error_bounds": dict(self.error_bounds)}
 
+    def __repr__(self) -> str:
+        return str(self)
 
-@dataclass
-class SimilarityReport:
+
+@dataclass(repr=False)
+class SimilarityReport(Displayable):
     """Every layer's score, the weights and the overall score.
 
     ``score = sum(weights[layer] * layers[layer].score)``, the weights summing to 1 over the
@@ -191,24 +164,18 @@ class SimilarityReport:
                 "weights": self.weights,
                 "layers": {n: layer.to_dict() for n, layer in self.layers.items()}}
 
-    def __str__(self) -> str:
-        head = (f"Similarity {self.names[0]} vs {self.names[1]} ({self.mode}): "
-                f"{self.score:.4f}")
-        return "\n".join([head, _table_text(self.to_frame())]
-                         + [str(layer) for layer in self.layers.values()])
+    def _render(self) -> list:
+        head = Heading(f"Similarity {self.names[0]} vs {self.names[1]} ({self.mode}): "
+                       f"{fmt(self.score)}")
+        return [head, Table.from_frame(self.to_frame())] + [
+            Details(layer._title(), layer._body()) for layer in self.layers.values()]
 
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        head = (f"<h3>Similarity {html.escape(self.names[0])} vs {html.escape(self.names[1])}"
-                f" ({self.mode}): {self.score:.4f}</h3>")
-        return head + _table_html(self.to_frame()) + "".join(
-            f"<details><summary>{html.escape(n)}: {layer.score:.4f}</summary>"
-            f"{layer._repr_html_()}</details>" for n, layer in self.layers.items())
+    def __repr__(self) -> str:
+        return str(self)
 
 
-@dataclass
-class ConsistencyReport:
+@dataclass(repr=False)
+class ConsistencyReport(Displayable):
     """The verdict ``similarity > threshold``, the score and the reasons.
 
     Attributes
@@ -253,27 +220,46 @@ class ConsistencyReport:
                 "standards_ok": self.standards_ok,
                 "similarity": self.similarity.to_dict()}
 
-    def _verdict(self) -> str:
+    def to_frame(self) -> pl.DataFrame:
+        """One row per layer (the similarity's :meth:`SimilarityReport.to_frame`)."""
+        return self.similarity.to_frame()
+
+    def raise_if_inconsistent(self, where: str | None = None) -> ConsistencyReport:
+        """Raise :class:`~meshkit._errors.ConsistencyError` (carrying this report on
+        ``report``) when the products are not consistent; otherwise return the report.
+
+        Examples
+        --------
+        >>> import polars as pl, meshkit as mk
+        >>> d = pl.DataFrame({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0]})
+        >>> mk.consistency(d, d, threshold=0.5, keys="id").raise_if_inconsistent().consistent
+        True
+        >>> mk.consistency(d, d.head(1), threshold=0.9, keys="id").raise_if_inconsistent()
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        meshkit._errors.ConsistencyError: left vs right: products are not consistent (expected similarity > θ = 0.9; found score 0.6667; keys 0.333: ...)
+        """
+        if self.consistent:
+            return self
+        names = self.similarity.names
+        raise ConsistencyError(
+            "products are not consistent", report=self,
+            where=where or f"{names[0]} vs {names[1]}",
+            expected=f"similarity > θ = {fmt(self.threshold)}",
+            found="; ".join([f"score {fmt(self.score)}"] + self.reasons))
+
+    def _render(self) -> list:
         word = "CONSISTENT" if self.consistent else "NOT consistent"
-        return f"{word}: score {self.score:.4f} {'>' if self.consistent else '<='} θ = {self.threshold:g}"
-
-    def __str__(self) -> str:
-        out = [self._verdict()] + [f"  - {r}" for r in self.reasons]
+        out = [Heading(Badge(word, self.consistent),
+                       f": score {fmt(self.score)} {'>' if self.consistent else '<='} "
+                       f"θ = {fmt(self.threshold)}"),
+               Bullets(self.reasons)]
         if self.conformance.height:
-            out += ["contract conformance:", _table_text(self.conformance)]
+            out += [Paragraph("contract conformance:"), Table.from_frame(self.conformance)]
         if self.standards.height:
-            out += ["data-standard disagreements:", _table_text(self.standards)]
-        return "\n".join(out + [str(self.similarity)])
+            out += [Paragraph("data-standard disagreements:"), Table.from_frame(self.standards)]
+        return out + self.similarity._render()
 
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        color = "#1a7f37" if self.consistent else "#b42318"
-        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons)
-        parts = [f"<h3 style='color:{color}'>{html.escape(self._verdict())}</h3>",
-                 f"<ul>{reasons}</ul>"]
-        if self.conformance.height:
-            parts += ["<h4>contract conformance</h4>", _table_html(self.conformance)]
-        if self.standards.height:
-            parts += ["<h4>data-standard disagreements</h4>", _table_html(self.standards)]
-        return "".join(parts) + self.similarity._repr_html_()
+    def __repr__(self) -> str:
+        return str(self)

@@ -42,7 +42,6 @@ Examples
 
 from __future__ import annotations
 
-import html
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from meshkit._consistency import layers as L
 from meshkit._consistency import metrics
 from meshkit._consistency._frames import CATEGORICAL, NUMERIC, as_frame, as_keys, check_keys, column_kind
 from meshkit._consistency.report import LayerResult, SimilarityReport, normalize_layer_weights
+from meshkit._display import Bullets, Displayable, Heading
 from meshkit._errors import ConsistencyError, DataError
 
 __all__ = ["Profile", "profile", "profile_batches", "profile_parquet", "similarity_from_profiles",
@@ -65,8 +65,8 @@ THETA_LG_K = 14
 _SEP = "\x1f"
 
 
-@dataclass
-class Profile:
+@dataclass(repr=False)
+class Profile(Displayable):
     """A product's mergeable profile: what a domain shares instead of its rows.
 
     Attributes
@@ -190,15 +190,22 @@ class Profile:
         n, s, ss = self.moments[column]
         return float(np.sqrt(max(ss / n - (s / n) ** 2, 0.0))) if n else 0.0
 
-    def __str__(self) -> str:
-        return (f"Profile({self.name}: {self.n_rows} rows, keys {self.keys}, "
-                f"{len(self.numeric)} KLL sketch(es), {len(self.categorical)} category count(s), "
-                f"~{self.key_sketch.get_estimate():.0f} distinct keys, {self.size_bytes()} bytes)")
+    def to_dict(self) -> dict:
+        """JSON-ready summary of what the profile holds (not the sketches themselves)."""
+        return {"name": self.name, "keys": list(self.keys), "rows": self.n_rows,
+                "numeric": sorted(self.numeric), "categorical": sorted(self.categorical),
+                "distinct_keys": round(float(self.key_sketch.get_estimate())),
+                "skipped": dict(self.skipped), "size_bytes": self.size_bytes()}
 
-    __repr__ = __str__
+    def _render(self) -> list:
+        head = (f"Profile({self.name}: {self.n_rows} rows, keys {self.keys}, "
+                f"{len(self.numeric)} KLL sketch(es), {len(self.categorical)} category "
+                f"count(s), ~{self.key_sketch.get_estimate():.0f} distinct keys, "
+                f"{self.size_bytes()} bytes)")
+        return [Heading(head, level=4), Bullets(f"{c}: {why}" for c, why in self.skipped.items())]
 
-    def _repr_html_(self) -> str:
-        return f"<code>{html.escape(str(self))}</code>"
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _key_values(frame: pl.DataFrame, keys: list[str]) -> list:

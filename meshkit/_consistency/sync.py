@@ -8,7 +8,6 @@ A second run with the same inputs finds nothing to do and writes nothing.
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 
 from meshkit._consistency._frames import as_frame, as_keys, check_keys
+from meshkit._display import Displayable, Heading
 from meshkit._errors import ConcurrentWriteError, ConsistencyError, SyncConflictError
 
 __all__ = ["POLICIES", "SyncResult", "sync", "plan_sync"]
@@ -26,8 +26,8 @@ POLICIES = ("source_wins", "target_wins", "latest", "stop")
 _ACTION = "__meshkit_action"
 
 
-@dataclass
-class SyncResult:
+@dataclass(repr=False)
+class SyncResult(Displayable):
     """What :func:`sync` did.
 
     Attributes
@@ -63,19 +63,15 @@ class SyncResult:
                 "conflicting": self.conflicting, "version_before": self.version_before,
                 "version": self.version}
 
-    def __str__(self) -> str:
+    def _render(self) -> list:
         what = f"v{self.version_before} -> v{self.version}" if self.written else \
             f"unchanged at v{self.version}"
-        return (f"sync {self.source} -> {self.target} ({self.policy}): inserted {self.inserted}, "
-                f"updated {self.updated}, deleted {self.deleted}, conflicting {self.conflicting}; "
-                f"{what}")
+        return [Heading(f"sync {self.source} -> {self.target} ({self.policy}): inserted "
+                        f"{self.inserted}, updated {self.updated}, deleted {self.deleted}, "
+                        f"conflicting {self.conflicting}; {what}")]
 
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        cells = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>"
-                        for k, v in self.to_dict().items())
-        return f"<table>{cells}</table>"
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _quote(name: str) -> str:

@@ -9,19 +9,19 @@ added or removed and which rows changed, naming the columns.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import polars as pl
 
 from meshkit._consistency._frames import as_keys, check_keys
+from meshkit._display import Bullets, Displayable, Heading, Paragraph
 from meshkit._errors import ConsistencyError
 
 __all__ = ["VersionDiff", "diff_versions", "diff_frames"]
 
 
-@dataclass
-class VersionDiff:
+@dataclass(repr=False)
+class VersionDiff(Displayable):
     """Rows added, removed and changed between two versions, by key.
 
     Attributes
@@ -54,19 +54,28 @@ class VersionDiff:
                 "changed": self.changed.height, "column_changes": dict(self.column_changes),
                 "schema_changes": list(self.schema_changes)}
 
-    def __str__(self) -> str:
+    def to_dict(self) -> dict:
+        """JSON-ready: the product, both versions and :meth:`summary`."""
+        return {"name": self.name, "old": self.old, "new": self.new, **self.summary()}
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per changed column: how many rows changed in it."""
+        return pl.DataFrame({"column": list(self.column_changes),
+                             "rows_changed": list(self.column_changes.values())},
+                            schema={"column": pl.String, "rows_changed": pl.Int64})
+
+    def _render(self) -> list:
         cols = ", ".join(f"{c}: {n}" for c, n in self.column_changes.items()) or "none"
-        out = (f"{self.name} v{self.old} -> v{self.new}: {self.added.height} added, "
-               f"{self.removed.height} removed, {self.changed.height} changed "
-               f"(by column: {cols})")
+        head = (f"{self.name} v{self.old} -> v{self.new}: {self.added.height} added, "
+                f"{self.removed.height} removed, {self.changed.height} changed "
+                f"(by column: {cols})")
+        out = [Heading(head)]
         if self.schema_changes:
-            out += "; schema: " + "; ".join(self.schema_changes)
+            out += [Paragraph("schema changes:"), Bullets(self.schema_changes)]
         return out
 
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(str(self))}</p>"
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def diff_frames(old: pl.DataFrame, new: pl.DataFrame, keys, *, name: str = "product",

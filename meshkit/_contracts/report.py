@@ -1,7 +1,8 @@
 """The result of checking a product against its contract.
 
 A :class:`QualityReport` holds one :class:`CheckResult` per check. It explains itself in a
-terminal (``str``), in a notebook (``_repr_html_``), as a polars frame (:meth:`to_frame`)
+terminal (``str``) and in a notebook (HTML) from one render (:mod:`meshkit._display`), as a
+polars frame (:meth:`to_frame`)
 and as JSON-ready data (:meth:`to_dict`). Its output is deterministic: no timestamps, no
 memory addresses. Sample rows never show the values of ``pii`` columns (they read
 ``***``).
@@ -14,17 +15,18 @@ Examples
 True
 >>> print(report)
 QualityReport orders v1.0.0: PASSED (1 checks, 0 failed, 3 rows)
-  ok    orders.not_empty  0 failing / 3  rows > 0
+      check             column  failing  total  observed  expected  details
+  ok  orders.not_empty  -       0        3      -         rows > 0
 """
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 
 import polars as pl
 
+from meshkit._display import Badge, Code, Displayable, Heading, Paragraph, Table, fmt
 from meshkit._errors import QualityError
 
 __all__ = ["CheckResult", "QualityReport"]
@@ -90,7 +92,7 @@ _FRAME_SCHEMA = {
 
 
 @dataclass(frozen=True)
-class QualityReport:
+class QualityReport(Displayable):
     """Every check of one product against its contract.
 
     Parameters
@@ -157,7 +159,7 @@ class QualityReport:
         """
         failed = self.failed
         if failed:
-            found = "; ".join(f"{c.name}: {c.expected}, observed {_fmt(c.observed)}"
+            found = "; ".join(f"{c.name}: {c.expected}, observed {fmt(c.observed)}"
                               + (f" ({c.message})" if c.message else "") for c in failed)
             raise QualityError(
                 f"product failed {len(failed)} check(s): {', '.join(c.name for c in failed)}",
@@ -168,61 +170,29 @@ class QualityReport:
         return self
 
     # ---- display ---------------------------------------------------------------------
-    def _status(self) -> str:
-        return (f"QualityReport {self.contract_id} v{self.contract_version}: "
-                f"{'PASSED' if self.passed else 'FAILED'} ({len(self.checks)} checks, "
-                f"{len(self.failed)} failed, {self.rows} rows)")
-
-    def __str__(self) -> str:
-        marks = [_mark(c) for c in self.checks]
-        width = max((len(c.name) for c in self.checks), default=0)
-        counts = [f"{'-' if c.failing is None else c.failing} failing / {c.total}"
-                  for c in self.checks]
-        cwidth = max((len(t) for t in counts), default=0)
-        lines = [self._status()]
-        for mark, check, count in zip(marks, self.checks, counts):
-            detail = check.expected + (f"; {check.message}" if check.message else "")
-            lines.append(f"  {mark:<5} {check.name:<{width}}  {count:<{cwidth}}  {detail}")
+    def _render(self) -> list:
+        verdict = Badge("PASSED" if self.passed else "FAILED", self.passed)
+        out = [Heading(f"QualityReport {self.contract_id} v{self.contract_version}: ", verdict,
+                       f" ({len(self.checks)} checks, {len(self.failed)} failed, "
+                       f"{self.rows} rows)"),
+               Table(["", "check", "column", "failing", "total", "observed", "expected",
+                      "details"],
+                     [(_mark(c), c.name, c.column, c.failing, c.total, c.observed, c.expected,
+                       c.message) for c in self.checks], max_rows=len(self.checks),
+                     row_ok=[c.passed or (None if c.severity != "error" else False)
+                             for c in self.checks])]
         for check in self.checks:
             if not check.passed and check.samples is not None and check.samples.height:
-                lines.append(f"failing rows of {check.name}:")
-                with pl.Config(tbl_rows=10, tbl_cols=12, tbl_hide_dataframe_shape=True):
-                    lines.append(str(check.samples))
-        return "\n".join(lines)
+                out += [Paragraph("failing rows of ", Code(check.name), ":"),
+                        Table.from_frame(check.samples, max_rows=10)]
+        return out
 
     def __repr__(self) -> str:
         return (f"QualityReport(contract_id={self.contract_id!r}, passed={self.passed}, "
                 f"checks={len(self.checks)}, failed={len(self.failed)}, rows={self.rows})")
-
-    def _repr_html_(self) -> str:
-        head = ("<tr><th></th><th>check</th><th>column</th><th>failing</th><th>total</th>"
-                "<th>observed</th><th>expected</th><th>details</th></tr>")
-        body = []
-        for c in self.checks:
-            cells = [_mark(c), c.name, c.column or "", "-" if c.failing is None else c.failing,
-                     c.total, _fmt(c.observed), c.expected, c.message]
-            style = "" if c.passed else ' style="color:#b00020"'
-            body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(str(v))}</td>"
-                                                 for v in cells) + "</tr>")
-        parts = [f"<div><strong>{html.escape(self._status())}</strong>",
-                 f"<table>{head}{''.join(body)}</table>"]
-        for c in self.checks:
-            if not c.passed and c.samples is not None and c.samples.height:
-                parts.append(f"<p>failing rows of <code>{html.escape(c.name)}</code></p>")
-                parts.append(c.samples._repr_html_())
-        parts.append("</div>")
-        return "".join(parts)
 
 
 def _mark(check: CheckResult) -> str:
     if check.passed:
         return "ok"
     return "FAIL" if check.severity == "error" else check.severity.upper()[:4]
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)

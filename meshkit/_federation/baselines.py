@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from meshkit._display import Details, Displayable, Heading, Table
 from meshkit._federation.data import DomainData, pool
 from meshkit._federation.models import Model
 from meshkit._federation.rounds import weighted_metrics
@@ -83,7 +84,7 @@ def train_centralized(model: Model, datasets: dict[str, DomainData], *, epochs: 
 
 
 @dataclass(repr=False)
-class LocalResult:
+class LocalResult(Displayable):
     """Local-only models and their cross-domain evaluation.
 
     Attributes
@@ -123,6 +124,21 @@ class LocalResult:
 
         names, M = self.matrix(metric)
         return pl.DataFrame({"trained_on": names, **{b: M[:, j] for j, b in enumerate(names)}})
+
+    def to_dict(self) -> dict:
+        """JSON-ready: test sizes and ``cross[trained_on][tested_on]`` metrics (no models)."""
+        names = list(self.models)
+        return {"domains": names, "sizes": {n: int(v) for n, v in self.sizes.items()},
+                "cross": {a: {b: {k: float(v) for k, v in self.cross[(a, b)].items()}
+                              for b in names} for a in names}}
+
+    def _render(self) -> list:
+        names = list(self.models)
+        metrics = list(self.cross[(names[0], names[0])]) if names else []
+        return [Heading(f"Local-only models of {len(names)} domains (row: trained on, "
+                        "column: tested on)")] + [
+            Details(metric, [Table.from_frame(self.to_frame(metric))], open=i == 0)
+            for i, metric in enumerate(metrics)]
 
     def __repr__(self) -> str:
         return f"LocalResult(domains={list(self.models)})"

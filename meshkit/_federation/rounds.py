@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from meshkit._display import Code, Details, Displayable, Heading, Table
 from meshkit._errors import FederationError, NotEnoughDomainsError
 from meshkit._federation.data import DomainData
 from meshkit._federation.models import Model
@@ -72,7 +73,7 @@ def weighted_metrics(results: list[tuple[int, dict]]) -> dict[str, float]:
 
 
 @dataclass(repr=False)
-class History:
+class History(Displayable):
     """Per-round record of a federated run.
 
     Attributes
@@ -115,14 +116,30 @@ class History:
         last = ", ".join(f"{k}={v:.4f}" for k, v in self.final.items())
         return f"History({self.strategy}, rounds={len(self.rounds)}, final: {last})"
 
-    def _repr_html_(self) -> str:
-        import html
+    def to_dict(self) -> dict:
+        """JSON-ready: the strategy, each round's domains, failures and metrics, the final
+        metrics (not the parameters)."""
+        def metrics(m: dict) -> dict:
+            return {k: float(v) for k, v in m.items()}
 
+        return {"strategy": self.strategy, "final": metrics(self.final),
+                "rounds": [{"round": r["round"], "selected": list(r["selected"]),
+                            "answered": list(r["answered"]), "failed": dict(r["failed"]),
+                            "metrics": metrics(r["metrics"]),
+                            "per_domain": {d: metrics(m) for d, m in r["per_domain"].items()}}
+                           for r in self.rounds]}
+
+    def _render(self) -> list:
+        failures = self.failures
+        note = f", {len(failures)} domain failure(s) recorded" if failures else ""
+        out = [Heading("History ", Code(self.strategy), f": {len(self.rounds)} rounds{note}")]
         frame = self.to_frame()
-        table = frame._repr_html_() if frame.height else ""
-        failed = len(self.failures)
-        note = f", {failed} domain failure(s) recorded" if failed else ""
-        return f"<p><b>History</b> <code>{html.escape(self.strategy)}</code>: {len(self.rounds)} rounds{note}</p>{table}"
+        if frame.height:
+            out.append(Table.from_frame(frame, max_rows=50))
+        if failures:
+            out.append(Details(f"{len(failures)} domain failure(s)",
+                               [Table(["round", "domain", "reason"], failures)]))
+        return out
 
 
 def _n_outputs(model: Model, datasets) -> int:

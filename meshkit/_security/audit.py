@@ -39,6 +39,7 @@ try:  # POSIX advisory locks; a file-backed log needs them (see _ProcessLock)
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
 
+from meshkit._display import Badge, Bullets, Displayable, Heading
 from meshkit._errors import IntegrityError
 
 __all__ = ["leaf_hash", "node_hash", "merkle_root", "inclusion_proof", "consistency_proof",
@@ -263,8 +264,8 @@ def new_log_id() -> str:
     return f"meshkit-audit/{secrets.token_hex(12)}"
 
 
-@dataclass
-class AuditVerification:
+@dataclass(repr=False)
+class AuditVerification(Displayable):
     """The outcome of :func:`verify_log`: ``ok`` and the problems found, with positions."""
 
     ok: bool
@@ -272,20 +273,28 @@ class AuditVerification:
     problems: list[str]
     first_bad: int | None = None
 
-    def __str__(self) -> str:
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "size": self.size, "problems": list(self.problems),
+                "first_bad": self.first_bad}
+
+    def raise_if_tampered(self, where: str | None = None) -> AuditVerification:
+        """Raise :class:`~meshkit._errors.IntegrityError` when the log does not verify;
+        otherwise return this verification."""
         if self.ok:
-            return f"audit log intact: {self.size} entries match every signed checkpoint"
-        return "audit log TAMPERED:\n" + "\n".join(f"  - {p}" for p in self.problems)
+            return self
+        raise IntegrityError("audit log tampered", where=where or "audit log",
+                             expected="entries matching every signed checkpoint",
+                             found="; ".join(self.problems))
 
-    __repr__ = __str__
+    def _render(self) -> list:
+        if self.ok:
+            return [Heading("audit log ", Badge("intact", True),
+                            f": {self.size} entries match every signed checkpoint")]
+        return [Heading("audit log ", Badge("TAMPERED", False), f" ({self.size} entries):"),
+                Bullets(self.problems)]
 
-    def _repr_html_(self) -> str:
-        import html
-        color = "#1a7f37" if self.ok else "#cf222e"
-        items = "".join(f"<li>{html.escape(p)}</li>" for p in self.problems)
-        head = "intact" if self.ok else "tampered"
-        return (f"<div><b style='color:{color}'>audit log {head}</b> ({self.size} entries)"
-                f"<ul>{items}</ul></div>")
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def verify_log(entries: list[bytes], checkpoints: list[Checkpoint],

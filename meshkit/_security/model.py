@@ -22,19 +22,21 @@ Examples
 >>> model = SecurityModel.build([orders], identities=[sam], source=src, clock=lambda: 1_800_000_000)
 >>> print(model.decide("orders", sam, "publish"))  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
 ALLOWED  publish orders by sam
-  encryption      yes  new versions are encrypted (Cobblestone-128) under a data key wrapped by sales-k1-...
-  authentication  yes  sam: Ed25519 token verified (aud meshkit)
-  authorization   yes  sam owns domain sales
+  layer           passed  reason
+  encryption      yes     new versions are encrypted (Cobblestone-128) under a data key wrapped by sales-k1-...
+  authentication  yes     sam: Ed25519 token verified (aud meshkit)
+  authorization   yes     sam owns domain sales
+columns: id, amount; masks: none; rows: all
 """
 
 from __future__ import annotations
 
-import html
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from meshkit._display import Badge, Bullets, Code, Displayable, Heading, Paragraph, Table, fmt
 from meshkit._errors import (AuthenticationError, AuthorizationError, MeshkitError,
                             SecurityError)
 from meshkit._security.audit import AuditLog
@@ -57,7 +59,7 @@ class Layer:
 
 
 @dataclass(frozen=True)
-class Decision:
+class Decision(Displayable):
     """What :func:`security` returns: three layers, the verdict, and what is visible.
 
     ``allowed`` is True only when every layer passed. ``access`` carries the visible columns,
@@ -120,54 +122,33 @@ class Decision:
                                  where=where, expected=f"{self.action} allowed",
                                  found=failed.reason, decision=self)
 
-    def __str__(self) -> str:
-        verdict = "ALLOWED" if self.allowed else "DENIED "
-        who = self.principal or "unknown caller"
-        lines = [f"{verdict}  {self.action} {self.product} by {who}"]
-        mark = {True: "yes", False: "NO ", None: " - "}
-        for layer in self.layers:
-            lines.append(f"  {layer.name:<15} {mark[layer.passed]}  {layer.reason}")
-        parts = self.access.effective_parts() if self.access is not None else ()
-        if len(parts) > 1:
-            for p in parts:
-                lines.append(f"  grant {p.grant_id}: rows {p.row_filter or 'all'}  columns "
-                             f"{_names(p.columns)}  masks {p.masks}")
-        elif self.access is not None and self.access.allowed and (self.access.masks
-                                                                   or self.access.row_filters):
-            lines.append(f"  masks {self.access.masks}  rows {self.access.row_filters}")
-        return "\n".join(lines)
+    def _render(self) -> list:
+        out = [Heading(Badge("ALLOWED" if self.allowed else "DENIED", self.allowed),
+                       f"  {self.action} ", Code(self.product), " by ",
+                       Code(self.principal or "unknown caller")),
+               Table(["layer", "passed", "reason"],
+                     [(layer.name, _MARK[layer.passed], layer.reason) for layer in self.layers],
+                     row_ok=[layer.passed is not False for layer in self.layers])]
+        if self.access is not None and self.access.allowed:
+            cols = _names(self.access.columns)
+            parts = self.access.effective_parts()
+            if len(parts) > 1:  # grants combine row by row: show each one's rows and masks
+                out += [Paragraph(f"columns: {cols}; by grant:"),
+                        Bullets(f"grant {p.grant_id}: rows {p.row_filter or 'all'}; columns "
+                                f"{_names(p.columns)}; masks {fmt(p.masks) or 'none'}"
+                                for p in parts)]
+            else:
+                out.append(Paragraph(f"columns: {cols}; masks: "
+                                     f"{fmt(self.access.masks or {}) or 'none'}; rows: "
+                                     f"{fmt(self.access.row_filters or 'all')}"))
+        return out
 
     def __repr__(self) -> str:
         return (f"Decision({self.action} {self.product!r} by {self.principal!r}: "
                 f"{'allowed' if self.allowed else 'denied'})")
 
-    def _repr_html_(self) -> str:
-        color = "#1a7f37" if self.allowed else "#cf222e"
-        mark = {True: "&#10003;", False: "&#10007;", None: "&ndash;"}
-        rows = "".join(
-            f"<tr><td>{layer.name}</td><td style='text-align:center'>{mark[layer.passed]}</td>"
-            f"<td style='text-align:left'>{html.escape(layer.reason)}</td></tr>"
-            for layer in self.layers)
-        extra = ""
-        if self.access is not None and self.access.allowed:
-            cols = ("all" if self.access.columns is None
-                    else ", ".join(self.access.columns) or "none")
-            parts = self.access.effective_parts()
-            if len(parts) > 1:  # grants combine row by row: show each one's rows and masks
-                items = "".join(
-                    f"<li>{html.escape(p.grant_id)}: rows {html.escape(p.row_filter or 'all')}; "
-                    f"columns {html.escape(_names(p.columns))}; masks "
-                    f"{html.escape(str(p.masks))}</li>" for p in parts)
-                extra = f"<div>columns: {html.escape(cols)}; by grant:<ul>{items}</ul></div>"
-            else:
-                extra = (f"<div>columns: {html.escape(cols)}; masks: "
-                         f"{html.escape(str(self.access.masks or {}))}; rows: "
-                         f"{html.escape(str(self.access.row_filters or 'all'))}</div>")
-        return (f"<div><b style='color:{color}'>{'ALLOWED' if self.allowed else 'DENIED'}</b> "
-                f"{html.escape(self.action)} <code>{html.escape(self.product)}</code> by "
-                f"<code>{html.escape(self.principal or 'unknown caller')}</code>"
-                f"<table><tr><th>layer</th><th>passed</th><th>reason</th></tr>{rows}</table>"
-                f"{extra}</div>")
+
+_MARK = {True: "yes", False: "NO", None: "not reached"}
 
 
 def _names(columns) -> str:

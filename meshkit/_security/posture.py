@@ -15,11 +15,12 @@ Examples
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import polars as pl
+
+from meshkit._display import Displayable, Heading, Table
 
 __all__ = ["PostureReport", "posture", "broad_grant_reasons"]
 
@@ -45,8 +46,8 @@ def broad_grant_reasons(grant, products: dict) -> list[str]:
     return reasons
 
 
-@dataclass
-class PostureReport:
+@dataclass(repr=False)
+class PostureReport(Displayable):
     """One row per domain; renders as a table in a notebook and in a terminal."""
 
     rows: list[dict]
@@ -56,22 +57,17 @@ class PostureReport:
         return pl.DataFrame(self.rows, schema={c: (pl.String if c == "domain" else pl.Int64)
                                                for c in COLUMNS})
 
-    def __str__(self) -> str:
-        widths = {c: max(len(c), *(len(str(r[c])) for r in self.rows)) if self.rows else len(c)
-                  for c in COLUMNS}
-        head = "  ".join(c.ljust(widths[c]) for c in COLUMNS)
-        lines = [head, "-" * len(head)]
-        for r in self.rows:
-            lines.append("  ".join(str(r[c]).ljust(widths[c]) for c in COLUMNS))
-        return "\n".join(lines)
+    def to_dict(self) -> dict:
+        """JSON-ready: the time the posture was taken (epoch seconds) and the rows."""
+        return {"time": self.time, "rows": [dict(r) for r in self.rows]}
 
-    __repr__ = __str__
+    def _render(self) -> list:
+        when = datetime.fromtimestamp(self.time, timezone.utc).strftime("%Y-%m-%d")
+        return [Heading(f"Security posture of {len(self.rows)} domain(s) on {when}"),
+                Table(COLUMNS, self.rows, max_rows=max(len(self.rows), 1))]
 
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in COLUMNS)
-                       + "</tr>" for r in self.rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def posture(model) -> PostureReport:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from meshkit._display import Code, Displayable, Heading, Table
 from meshkit._errors import SpecError
 
 __all__ = [
@@ -79,7 +80,7 @@ class Task:
 
 
 @dataclass(frozen=True, repr=False)
-class Scenario:
+class Scenario(Displayable):
     """An embedded scenario: a mesh, its products' frames and the truth behind them.
 
     Attributes
@@ -121,10 +122,11 @@ class Scenario:
         sizes = ", ".join(f"{name}={frame.height}" for name, frame in self.frames.items())
         return f"Scenario({self.name!r}, scale={self.scale}, seed={self.seed}, rows: {sizes})"
 
-    def _repr_html_(self) -> str:
-        head = (f"<p><b>Scenario</b> <code>{self.name}</code> "
-                f"(scale={self.scale}, seed={self.seed})</p>")
-        return head + self.mesh._repr_html_()
+    def _render(self) -> list:
+        rows = [(name, frame.height, frame.width) for name, frame in self.frames.items()]
+        return [Heading("Scenario ", Code(self.name), f" (scale={self.scale}, seed={self.seed})"),
+                Table(["product", "rows", "columns"], rows, max_rows=max(len(rows), 1))
+                ] + self.mesh._render()
 
 
 # --------------------------------------------------------------------------- contracts

@@ -14,16 +14,16 @@ True
 
 from __future__ import annotations
 
-import html
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from meshkit._display import Badge, Code, Displayable, Heading, Paragraph, Table
 from meshkit._errors import (AuthenticationError, AuthorizationError, IntegrityError,
-                            MeshkitError)
+                            MeshkitError, SecurityError)
 
-__all__ = ["Outcome", "attempt", "flipped_byte", "swapped_file", "edited_entry",
+__all__ = ["Outcome", "Outcomes", "attempt", "flipped_byte", "swapped_file", "edited_entry",
            "outcomes_table"]
 
 _LAYER = {AuthenticationError: "authentication", AuthorizationError: "authorization",
@@ -31,7 +31,7 @@ _LAYER = {AuthenticationError: "authentication", AuthorizationError: "authorizat
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Displayable):
     """What happened to one attack: refused or not, by which layer, and the error text."""
 
     attack: str
@@ -44,17 +44,77 @@ class Outcome:
         return {"attack": self.attack, "refused": self.refused, "layer": self.layer,
                 "error": self.error, "message": self.message}
 
-    def __str__(self) -> str:
-        verdict = "refused" if self.refused else "NOT REFUSED"
-        return f"{self.attack}: {verdict} by {self.layer} ({self.error}: {self.message})"
+    def raise_if_not_refused(self) -> Outcome:
+        """Raise :class:`~meshkit._errors.SecurityError` when the attack went through;
+        otherwise return the outcome."""
+        if not self.refused:
+            raise SecurityError("an attack was not refused", where=self.attack,
+                                expected="a layer refusing it", found=self.message)
+        return self
 
-    __repr__ = __str__
+    def _render(self) -> list:
+        return [Paragraph(f"{self.attack}: ",
+                          Badge("refused" if self.refused else "NOT REFUSED", self.refused),
+                          f" by {self.layer} ", Code(f"({self.error}: {self.message})"))]
 
-    def _repr_html_(self) -> str:
-        color = "#1a7f37" if self.refused else "#cf222e"
-        return (f"<div><b>{html.escape(self.attack)}</b>: <b style='color:{color}'>"
-                f"{'refused' if self.refused else 'NOT REFUSED'}</b> by {html.escape(self.layer)}"
-                f"<br><code>{html.escape(self.error)}: {html.escape(self.message)}</code></div>")
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class Outcomes(Displayable, list):
+    """A list of :class:`Outcome` s that shows as one table (slices stay ``Outcomes``).
+
+    Examples
+    --------
+    >>> attacks = Outcomes([Outcome("forged token", True, "authentication", "E", "no")])
+    >>> attacks += [Outcome("replay", False, "none", "-", "the step succeeded")]
+    >>> type(attacks[-1:]).__name__, attacks.to_frame().height
+    ('Outcomes', 2)
+    >>> attacks.raise_if_not_refused()
+    Traceback (most recent call last):
+    ...
+    meshkit._errors.SecurityError: replay: 1 attack(s) not refused (expected every attack refused by a layer; found replay)
+    """
+
+    def __getitem__(self, index):
+        item = list.__getitem__(self, index)
+        return Outcomes(item) if isinstance(index, slice) else item
+
+    def __iadd__(self, other):
+        list.extend(self, other)
+        return self
+
+    def __add__(self, other):
+        return Outcomes(list.__add__(self, list(other)))
+
+    def to_frame(self):
+        """One row per attack (:func:`outcomes_table`)."""
+        return outcomes_table(self)
+
+    def to_dict(self) -> dict:
+        return {"attacks": [o.to_dict() for o in self],
+                "refused": sum(o.refused for o in self)}
+
+    def raise_if_not_refused(self) -> Outcomes:
+        """Raise :class:`~meshkit._errors.SecurityError` naming every attack that went
+        through; otherwise return the outcomes."""
+        through = [o.attack for o in self if not o.refused]
+        if through:
+            raise SecurityError(f"{len(through)} attack(s) not refused", where=", ".join(through),
+                                expected="every attack refused by a layer",
+                                found=", ".join(through))
+        return self
+
+    def _render(self) -> list:
+        refused = sum(o.refused for o in self)
+        return [Heading(f"{refused} of {len(self)} attack(s) refused"),
+                Table(["attack", "verdict", "layer", "error", "message"],
+                      [(o.attack, "refused" if o.refused else "NOT REFUSED", o.layer, o.error,
+                        o.message) for o in self],
+                      max_rows=max(len(self), 1), row_ok=[o.refused for o in self])]
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def attempt(attack: str, step) -> Outcome:

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from meshkit._display import Details, Displayable, Facts, Heading
 from meshkit._errors import ParameterError, RunError
 from meshkit.tutorial.runs import RunDir
 
@@ -73,8 +74,8 @@ def _fresh_run_path(parent: Path) -> Path:
             candidate = parent / f"{base}-{n}"
 
 
-@dataclass
-class ChainResult:
+@dataclass(repr=False)
+class ChainResult(Displayable):
     """What a chain run left behind.
 
     Attributes
@@ -93,6 +94,21 @@ class ChainResult:
     notebooks: dict[str, Path] = field(default_factory=dict)
     results: dict[str, dict] = field(default_factory=dict)
     parameters: dict[str, dict] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the run's name (no machine path), each notebook's file name, results
+        and parameters."""
+        return {"run": self.run_dir.name,
+                "notebooks": {name: path.name for name, path in self.notebooks.items()},
+                "results": self.results, "parameters": self.parameters}
+
+    def _render(self) -> list:
+        out = [Heading(f"Chain run {self.run_dir.name}: {len(self.notebooks)} notebook(s)")]
+        for name in self.notebooks:
+            headline = {k: v for k, v in self.results.get(name, {}).items()
+                        if isinstance(v, (str, int, float, bool)) or v is None}
+            out.append(Details(name, [Facts(headline)] if headline else []))
+        return out
 
     def __repr__(self) -> str:
         return f"ChainResult(run={self.run_dir.name!r}, notebooks={list(self.notebooks)})"

@@ -19,7 +19,6 @@ Examples
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ import polars as pl
 from meshkit.tutorial.inject import default_columns, default_type_to
 from meshkit._consistency._frames import as_keys
 from meshkit._consistency.standards import valid_values
+from meshkit._display import Displayable, Heading, Table
 from meshkit._errors import ConsistencyError
 
 __all__ = ["CopyPlan", "default_reference", "plan_copy"]
@@ -37,7 +37,7 @@ _FIELDS = ("reference", "keys", "stale_product", "stale_column", "type_column", 
 
 
 @dataclass(frozen=True)
-class CopyPlan:
+class CopyPlan(Displayable):
     """The choices of a consistency walk-through, each given or filled from the mesh.
 
     Attributes
@@ -94,15 +94,18 @@ class CopyPlan:
         return pl.DataFrame(rows, schema={"choice": pl.String, "value": pl.String,
                                           "from": pl.String})
 
-    def __str__(self) -> str:
-        return "\n".join(f"{r['choice']:<16} {r['value']}  ({r['from']})"
-                         for r in self.to_frame().iter_rows(named=True))
+    def to_dict(self) -> dict:
+        """JSON-ready: each choice (``type_to`` as its name) and which were defaulted."""
+        out = {name: getattr(self, name) for name in _FIELDS}
+        out["keys"] = list(self.keys)
+        out["extract_product"] = self.extract_product
+        out["type_to"] = None if self.type_to is None else str(self.type_to)
+        out["defaulted"] = list(self.defaulted)
+        return out
 
-    def _repr_html_(self) -> str:
-        body = "".join(f"<tr><td>{r['choice']}</td><td>{html.escape(r['value'])}</td>"
-                       f"<td>{r['from']}</td></tr>" for r in self.to_frame().iter_rows(named=True))
-        return (f"<table><thead><tr><th>choice</th><th>value</th><th>from</th></tr></thead>"
-                f"<tbody>{body}</tbody></table>")
+    def _render(self) -> list:
+        return [Heading(f"Consistency walk-through on {self.reference}"),
+                Table.from_frame(self.to_frame())]
 
 
 def default_reference(mesh) -> str:

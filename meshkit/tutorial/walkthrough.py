@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from meshkit._display import Details, Displayable, Facts, Heading, Table, fmt
 from meshkit._errors import SecurityError
 from meshkit._security.policy import as_product_info
 
@@ -32,7 +33,7 @@ ANALYST, SERVICE = "ana", "bi-dashboard"
 
 
 @dataclass(frozen=True)
-class Walkthrough:
+class Walkthrough(Displayable):
     """Who asks for what in the walk-through, and the default principals and grants.
 
     Attributes
@@ -78,6 +79,40 @@ class Walkthrough:
     @property
     def key(self) -> str:
         return self.request_columns[0]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: every choice, the default principals and grants."""
+        return {"product": self.product, "consumer_domain": self.consumer_domain,
+                "request_columns": list(self.request_columns), "masks": dict(self.masks),
+                "deterministic": list(self.deterministic), "hidden_column": self.hidden_column,
+                "unshared_product": self.unshared_product, "decoy_product": self.decoy_product,
+                "open_domain": self.open_domain, "reporting_product": self.reporting_product,
+                "principals": [dict(p) for p in self.principals],
+                "grants": [dict(g) for g in self.grants]}
+
+    def _render(self) -> list:
+        facts = Facts({
+            "product asked for": self.product,
+            "consumer domain": self.consumer_domain,
+            "columns requested": list(self.request_columns),
+            "masks": fmt(self.masks) or "none",
+            "deterministic (joinable) PII": list(self.deterministic) or "none",
+            "column outside the request": self.hidden_column,
+            "product nobody granted": self.unshared_product,
+            "decoy product": self.decoy_product,
+            "domain open to analysts": self.open_domain,
+            "reporting product (expired grant)": self.reporting_product,
+        })
+        principals = Table(["name", "kind", "domain", "roles"],
+                           [(p.get("name"), p.get("kind"), p.get("domain"), p.get("roles"))
+                            for p in self.principals])
+        grant_columns = ["id", "principal", "role", "product", "domain", "action", "columns",
+                         "row_filter", "expires"]
+        grants = Table(grant_columns, [tuple(g.get(c) for c in grant_columns)
+                                       for g in self.grants])
+        return [Heading(f"Security walk-through on {self.product}"), facts,
+                Details(f"{len(self.principals)} default principal(s)", [principals], open=True),
+                Details(f"{len(self.grants)} default grant(s)", [grants], open=True)]
 
 
 def _distinct(frames, name: str, column: str) -> int:

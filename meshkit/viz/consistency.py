@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from meshkit._palette import MUTED, series
+
 __all__ = ["similarity_heatmap", "threshold_sweep", "layer_scores"]
 
 
@@ -53,12 +55,12 @@ def threshold_sweep(reports: dict, *, thresholds=None, title: str = "Verdict aga
     ts = np.linspace(0, 1, 101) if thresholds is None else np.asarray(thresholds, float)
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_subplot()
-    ax.plot(ts, ts, color="grey", lw=1, ls="--", label="θ")
+    ax.plot(ts, ts, color=MUTED, lw=1, ls="--", label="θ")
     for k, (label, rep) in enumerate(reports.items()):
         score = rep.score
-        ax.axhline(score, color=f"C{k}", lw=2, label=f"{label}: {score:.3f}")
-        ax.fill_between(ts, 0, 1, where=ts < score, color=f"C{k}", alpha=0.08)
-        ax.axvline(score, color=f"C{k}", lw=0.8, ls=":")
+        ax.axhline(score, color=series(k), lw=2, label=f"{label}: {score:.3f}")
+        ax.fill_between(ts, 0, 1, where=ts < score, color=series(k), alpha=0.08)
+        ax.axvline(score, color=series(k), lw=0.8, ls=":")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("threshold θ (consistent while score > θ)")
@@ -79,7 +81,8 @@ def layer_scores(reports: dict, *, title: str = "Score by layer") -> Figure:
     x = np.arange(len(layers))
     for k, (label, rep) in enumerate(reports.items()):
         vals = [rep.layers[n].score if n in rep.layers else np.nan for n in layers]
-        ax.bar(x + k * width - 0.4 + width / 2, vals, width, label=f"{label} ({rep.score:.3f})")
+        ax.bar(x + k * width - 0.4 + width / 2, vals, width, label=f"{label} ({rep.score:.3f})",
+               color=series(k))
     ax.set_xticks(x, layers)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score")

@@ -12,6 +12,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from meshkit._palette import series
+
 __all__ = ["cross_domain_heatmap", "convergence_curves", "strategy_bars", "recommender_bars"]
 
 
@@ -55,12 +57,13 @@ def convergence_curves(curves: dict, *, metric: str = "accuracy", references: di
     """
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
-    for label, values in curves.items():
+    for k, (label, values) in enumerate(curves.items()):
         values = np.asarray(values, dtype=float)
-        ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=label,
+                color=series(k))
     styles = ["--", ":", "-."]
     for k, (label, value) in enumerate((references or {}).items()):
-        ax.axhline(value, linestyle=styles[k % 3], color=f"C{len(curves) + k}", label=label)
+        ax.axhline(value, linestyle=styles[k % 3], color=series(len(curves) + k), label=label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole numbers
     ax.set_xlabel(xlabel)
     ax.set_ylabel(metric)
@@ -83,7 +86,7 @@ def strategy_bars(rows, *, metric: str = "accuracy", label: str = "strategy", ti
     values = np.array([r[metric] for r in rows], dtype=float)
     fig = Figure(figsize=(7, 0.45 * len(rows) + 1.5), layout="constrained")
     ax = fig.add_subplot()
-    ax.barh(names, values, color=[f"C{k % 10}" for k in range(len(rows))])
+    ax.barh(names, values, color=[series(k) for k in range(len(rows))])
     for y, v in enumerate(values):
         ax.text(v, y, f" {v:.4f}", va="center", fontsize=8)
     lo, hi = np.nanmin(values), np.nanmax(values)
@@ -115,7 +118,7 @@ def recommender_bars(rows, *, metrics=("hr@10", "ndcg@10"), title: str | None = 
         for k, setting in enumerate(settings):
             vals = [table[(setting, d)][metric] for d in domains]
             ax.bar(np.arange(len(domains)) + (k - (len(settings) - 1) / 2) * width, vals, width,
-                   label=setting, color=f"C{k}")
+                   label=setting, color=series(k))
         ax.set_xticks(range(len(domains)), domains)
         ax.set_ylabel(metric)
         ax.grid(axis="y", alpha=0.3)

@@ -18,12 +18,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from meshkit._palette import ARROW, DOMAIN_FILL, EDGE, PII_FILL
+
 __all__ = ["plot_mesh", "domain_positions"]
 
-_DOMAIN_COLOR = "#e8f0fe"
-_PII_COLOR = "#fde8e8"
-_EDGE_COLOR = "#3b5998"
-_ARROW_COLOR = "#555555"
 _RAD = 0.18  # curvature of the arrows, so A -> B and B -> A do not overlap
 
 
@@ -81,8 +79,8 @@ def plot_mesh(mesh, *, figsize: tuple[float, float] | None = None) -> Figure:
             x, y, _domain_label(domain), ha="center", va="center", fontsize=8.5, zorder=3,
             gid=f"domain:{domain.name}",
             bbox={"boxstyle": "round,pad=0.5",
-                  "facecolor": _PII_COLOR if has_pii else _DOMAIN_COLOR,
-                  "edgecolor": _EDGE_COLOR, "linewidth": 1.2})
+                  "facecolor": PII_FILL if has_pii else DOMAIN_FILL,
+                  "edgecolor": EDGE, "linewidth": 1.2})
 
     # one arrow per (producer, consumer) pair, labelled with the products consumed
     pairs: dict[tuple[str, str], list[str]] = {}
@@ -94,7 +92,7 @@ def plot_mesh(mesh, *, figsize: tuple[float, float] | None = None) -> Figure:
     for (producer, consumer), products in pairs.items():
         start, end = positions[index[producer]], positions[index[consumer]]
         ax.annotate("", xy=end, xytext=start, zorder=2, gid=f"consumes:{producer}->{consumer}",
-                    arrowprops={"arrowstyle": "-|>", "color": _ARROW_COLOR, "linewidth": 1.0,
+                    arrowprops={"arrowstyle": "-|>", "color": ARROW, "linewidth": 1.0,
                                 "connectionstyle": f"arc3,rad={_RAD}",
                                 "patchA": boxes[producer].get_bbox_patch(),
                                 "patchB": boxes[consumer].get_bbox_patch()})
@@ -104,7 +102,7 @@ def plot_mesh(mesh, *, figsize: tuple[float, float] | None = None) -> Figure:
         t = 0.3
         label_at = (1 - t) ** 2 * start + 2 * t * (1 - t) * control + t ** 2 * end
         ax.text(*label_at, ", ".join(products), fontsize=6.5, ha="center",
-                va="center", color=_ARROW_COLOR, zorder=4, gid=f"label:{producer}->{consumer}",
+                va="center", color=ARROW, zorder=4, gid=f"label:{producer}->{consumer}",
                 bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
                       "alpha": 0.8})
 

@@ -15,12 +15,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["plot_posture", "plot_attacks"]
+from meshkit._palette import BAD, BAD_LIGHT, GOOD, GOOD_LIGHT
 
-_GOOD = "#2e7d32"
-_GOOD_2 = "#81c784"
-_RISK = "#c62828"
-_RISK_2 = "#ef9a9a"
+__all__ = ["plot_posture", "plot_attacks"]
 
 
 def plot_posture(report, *, title: str = "Security posture per domain") -> Figure:
@@ -36,10 +33,10 @@ def plot_posture(report, *, title: str = "Security posture per domain") -> Figur
     def share(a, b):
         return np.array([r[a] / r[b] if r[b] else np.nan for r in rows])
 
-    ax1.barh(y - h / 2, share("products_encrypted", "products"), h, color=_GOOD,
+    ax1.barh(y - h / 2, share("products_encrypted", "products"), h, color=GOOD,
              label="products encrypted")
     pii = share("pii_protected", "pii_columns")
-    ax1.barh(y + h / 2, np.nan_to_num(pii), h, color=_GOOD_2, label="PII columns protected")
+    ax1.barh(y + h / 2, np.nan_to_num(pii), h, color=GOOD_LIGHT, label="PII columns protected")
     for i in np.flatnonzero(np.isnan(pii)):
         ax1.text(0.01, y[i] + h / 2, "no PII columns", va="center", fontsize=7, color="#555555")
     ax1.set_xlim(0, 1.05)
@@ -50,8 +47,8 @@ def plot_posture(report, *, title: str = "Security posture per domain") -> Figur
     ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=8, frameon=False)
     broad = np.array([r["broad_grants"] for r in rows])
     stale = np.array([r["keys_past_rotation"] for r in rows])
-    ax2.barh(y - h / 2, broad, h, color=_RISK, label="grants broader than needed")
-    ax2.barh(y + h / 2, stale, h, color=_RISK_2, label="keys past rotation age")
+    ax2.barh(y - h / 2, broad, h, color=BAD, label="grants broader than needed")
+    ax2.barh(y + h / 2, stale, h, color=BAD_LIGHT, label="keys past rotation age")
     ax2.set_xlim(0, max(1, int(max(broad.max(initial=0), stale.max(initial=0)))) + 0.5)
     ax2.set_xlabel("count")
     ax2.set_title("risks")
@@ -67,7 +64,7 @@ def plot_attacks(outcomes: list[dict], *, title: str = "Attacks against the mesh
     fig = Figure(figsize=(8, 0.35 * len(outcomes) + 1.2))
     ax = fig.subplots()
     y = np.arange(len(outcomes))
-    colors = [_GOOD if o["refused"] else _RISK for o in outcomes]
+    colors = [GOOD if o["refused"] else BAD for o in outcomes]
     ax.barh(y, [1] * len(outcomes), color=colors)
     for i, o in enumerate(outcomes):
         ax.text(0.02, i, f"{'refused' if o['refused'] else 'ALLOWED'} by {o.get('layer', '?')}",
