@@ -54,8 +54,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     # federation: θ = aggregate(θ₁, …, θₙ)
     "meshkit._federation": (
-        "aggregate", "aggregate_matrix", "krum_scores", "pairwise_sq_distances", "METHODS",
-        "Strategy", "FedAvg", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "Bulyan",
+        "aggregate", "krum_scores", "pairwise_sq_distances", "Params", "clone",
+        "Strategy", "FedAvg", "FedMean", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "MultiKrum", "Bulyan",
         "FedAvgM", "FedAdam", "FedYogi", "FedAdagrad", "STRATEGIES", "get_strategy",
         "Model", "LogisticRegression", "LinearRegression", "MLPClassifier",
         "MatrixFactorization", "MODELS", "make_model", "log_loss", "accuracy", "roc_auc",

@@ -2,10 +2,12 @@
 
 Small modules with one job each:
 
-* :mod:`~meshkit._federation.aggregation` -- the aggregation rules (FedAvg, mean, median, trimmed
+* :mod:`~meshkit._federation.rules` -- the aggregation rules (FedAvg, mean, median, trimmed
   mean, Krum, Multi-Krum, Bulyan), vectorized over the stacked parameters;
-* :mod:`~meshkit._federation.strategies` -- server strategies, including the stateful server
-  optimizers FedAvgM, FedAdam, FedYogi, FedAdagrad, and FedProx;
+* :mod:`~meshkit._federation.strategies` -- server strategies (scikit-learn-style parameters,
+  :mod:`~meshkit._federation._base`), including the stateful server optimizers FedAvgM,
+  FedAdam, FedYogi, FedAdagrad, and FedProx; ``STRATEGIES``, the one registry of rules;
+* :mod:`~meshkit._federation.aggregation` -- :func:`aggregate`, one round by rule name;
 * :mod:`~meshkit._federation.models` and :mod:`~meshkit._federation.recommender` -- numpy models
   (logistic and linear regression, an MLP, matrix factorization);
 * :mod:`~meshkit._federation.partition`, :mod:`~meshkit._federation.synthetic`,
@@ -15,7 +17,8 @@ Small modules with one job each:
   and the centralized / local-only references.
 """
 
-from meshkit._federation.aggregation import METHODS, aggregate, aggregate_matrix, krum_scores, pairwise_sq_distances
+from meshkit._federation._base import Params, clone
+from meshkit._federation.aggregation import aggregate
 from meshkit._federation.baselines import LocalResult, train_centralized, train_local
 from meshkit._federation.data import DomainData, federated_standardize, from_arrays, pool
 from meshkit._federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse, roc_auc
@@ -25,13 +28,15 @@ from meshkit._federation.partition import dirichlet_partition, iid_partition, na
 from meshkit._federation.privacy import DPFedAvg, clip_updates, dp_epsilon
 from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
-from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian,
-                                           FedProx, FedTrimmedAvg, FedYogi, Krum, Strategy, get_strategy)
+from meshkit._federation.rules import krum_scores, pairwise_sq_distances
+from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMean,
+                                           FedMedian, FedProx, FedTrimmedAvg, FedYogi, Krum, MultiKrum, Strategy,
+                                           get_strategy)
 from meshkit._federation.synthetic import synthetic
 
 __all__ = [
-    "aggregate", "aggregate_matrix", "krum_scores", "pairwise_sq_distances", "METHODS",
-    "Strategy", "FedAvg", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "Bulyan",
+    "aggregate", "krum_scores", "pairwise_sq_distances", "Params", "clone",
+    "Strategy", "FedAvg", "FedMean", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "MultiKrum", "Bulyan",
     "FedAvgM", "FedAdam", "FedYogi", "FedAdagrad", "STRATEGIES", "get_strategy",
     "Model", "LogisticRegression", "LinearRegression", "MLPClassifier", "MatrixFactorization",
     "MODELS", "make_model",
