@@ -63,7 +63,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "natural_partition", "synthetic", "DomainData", "federated_standardize",
         "from_arrays", "pool", "leave_one_out", "DomainClient", "History", "run_federated",
         "weighted_metrics", "DPFedAvg", "clip_updates", "dp_epsilon", "LocalResult",
-        "train_centralized", "train_local",
+        "train_centralized", "train_local", "Attack", "SignFlip", "Scaling", "GaussianNoise",
+        "LabelFlip", "Overflow", "Collude", "ATTACKS", "robustness_table", "load_model",
+        "verify_model", "parameters_digest",
     ),
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
     "meshkit._consistency": (

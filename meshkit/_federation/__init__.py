@@ -14,11 +14,17 @@ Small modules with one job each:
   :mod:`~meshkit._federation.data` -- splitting data into domains, Synthetic(alpha, beta),
   scenario glue;
 * :mod:`~meshkit._federation.rounds` and :mod:`~meshkit._federation.baselines` -- the round loop
-  and the centralized / local-only references.
+  and the centralized / local-only references;
+* :mod:`~meshkit._federation.byzantine` -- simulated Byzantine domains and the table of robust
+  rules against attacks;
+* :mod:`~meshkit._federation.provenance` -- each round's audit record, saved models verifiable
+  against the log.
 """
 
 from meshkit._federation._base import Params, clone
 from meshkit._federation.aggregation import aggregate
+from meshkit._federation.byzantine import (ATTACKS, Attack, Collude, GaussianNoise, LabelFlip, Overflow, Scaling,
+                                          SignFlip, robustness_table)
 from meshkit._federation.baselines import LocalResult, train_centralized, train_local
 from meshkit._federation.data import DomainData, federated_standardize, from_arrays, pool
 from meshkit._federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse, roc_auc
@@ -26,6 +32,7 @@ from meshkit._federation.models import (MODELS, LinearRegression, LogisticRegres
                                        make_model)
 from meshkit._federation.partition import dirichlet_partition, iid_partition, natural_partition
 from meshkit._federation.privacy import DPFedAvg, clip_updates, dp_epsilon
+from meshkit._federation.provenance import load_model, parameters_digest, verify_model
 from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
 from meshkit._federation.rules import krum_scores, pairwise_sq_distances
@@ -47,4 +54,6 @@ __all__ = [
     "DomainClient", "History", "run_federated", "weighted_metrics",
     "DPFedAvg", "clip_updates", "dp_epsilon",
     "LocalResult", "train_centralized", "train_local",
+    "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow", "Collude", "ATTACKS",
+    "robustness_table", "load_model", "verify_model", "parameters_digest",
 ]
