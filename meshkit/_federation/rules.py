@@ -193,17 +193,28 @@ def _coordinatewise(thetas, shapes, dtypes, names, rule, *, check: bool = True) 
 def _distances(thetas, shapes, dtypes, names) -> np.ndarray:
     """Squared distances between the domains through one Gram matrix, accumulated by block.
 
-    Each ``(n, b)`` block holds every domain's values minus their coordinate-wise median, in
-    float64 (one pass that copies and centres: distances do not change, the cancellation in
-    ``|a|^2 + |b|^2 - 2 a.b`` of nearby models does, and one domain sending huge values
-    cannot push the honest domains' distances into overflow); its Gram matrix comes from one
-    BLAS ``syrk`` call (half the work of a general product). A distance that overflows
-    float64 (a domain sending 1e200) is ``inf``, never NaN, so that domain scores ``inf``
-    and is never chosen. Non-finite parameters are refused, naming the domain.
+    Each ``(n, b)`` block holds every domain's values minus a reference domain's, in float64
+    (one pass that copies and centres: distances do not change, the cancellation in
+    ``|a|^2 + |b|^2 - 2 a.b`` of nearby models does); its Gram matrix comes from one BLAS
+    ``syrk`` call (half the work of a general product). The reference is the domain whose
+    largest absolute value is the median of the domains' (a huge domain is never the
+    reference, so it cannot push the distances between the others into overflow). A
+    distance that overflows float64 (a domain sending 1e200) is ``inf``, never NaN, so that
+    domain scores ``inf`` and is never chosen. Non-finite parameters are refused, naming
+    the domain.
     """
     from scipy.linalg.blas import get_blas_funcs
 
     n = len(thetas)
+    peaks = np.zeros(n)
+    for k in range(len(dtypes)):
+        for i, theta in enumerate(thetas):
+            a = np.asarray(theta[k])
+            if a.size:
+                peaks[i] = max(peaks[i], float(np.max(np.abs(a))))  # NaN propagates: checked below
+    if not np.isfinite(peaks).all():
+        check_finite(thetas, names=names)
+    reference = int(np.argsort(peaks, kind="stable")[(n - 1) // 2])
     upper = np.zeros((n, n))
     for k, dtype in enumerate(dtypes):
         flats = [np.asarray(theta[k]).reshape(-1) for theta in thetas]
@@ -213,15 +224,13 @@ def _distances(thetas, shapes, dtypes, names) -> np.ndarray:
         step = min(size, max(256, (1 << 22) // (n * 8)))
         buffer = np.empty((n, step), dtype=np.float64)
         syrk = get_blas_funcs("syrk", (buffer,))
-        for start in range(0, size, step):
-            stop = min(size, start + step)
-            block = buffer[:, :stop - start]
-            for row, flat in zip(block, flats):
-                row[:] = flat[start:stop]
-            if not np.isfinite(block.sum()):
-                _check_block(block, thetas, names)
-            with np.errstate(over="ignore", invalid="ignore"):
-                block -= np.median(block, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, size, step):
+                stop = min(size, start + step)
+                block = buffer[:, :stop - start]
+                ref = flats[reference][start:stop]
+                for row, flat in zip(block, flats):
+                    np.subtract(flat[start:stop], ref, out=row, dtype=np.float64)
                 upper += syrk(1.0, block.T, trans=1)  # block @ block.T, upper triangle
     upper = np.triu(upper)
     with np.errstate(over="ignore", invalid="ignore"):
