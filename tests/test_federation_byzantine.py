@@ -170,3 +170,18 @@ def test_a_bad_answer_is_left_out_and_recorded_not_fatal(cls, why):
     else:
         assert all("d2" not in r["answered"] and "d2" in r["per_domain"] for r in h.rounds)
     assert 0.5 < h.final["accuracy"] <= 1.0
+
+
+def test_robustness_table_default_rules_and_a_smaller_f_on_few_domains():
+    data = _toy(n_domains=4)
+    table = robustness_table(LogisticRegression(lr=0.3), data, attacked=["d1"], rounds=3, f=0,
+                             attacks={"overflow": Overflow(), "sign_flip": SignFlip(scale=4.0)})
+    rows = {r["rule"]: r for r in table.iter_rows(named=True)}
+    assert list(rows) == ["fedavg", "median", "trimmed_mean", "krum", "multikrum", "bulyan"]
+    assert rows["krum"]["strategy"] == "Krum(f=0, m=None)" and rows["trimmed_mean"]["strategy"] == "FedTrimmedAvg(beta=0.375)"
+    assert rows["krum"]["overflow"] >= rows["krum"]["none"] - 0.15
+    assert rows["median"]["sign_flip"] > rows["fedavg"]["sign_flip"] + 0.2
+    # f = 0 promises nothing: Multi-Krum averages all n, so it refuses the infinitely far domain
+    assert rows["multikrum"]["overflow"] is None and "finite Krum score" in rows["multikrum"]["note"]
+    with pytest.raises(FederationError, match="attacked"):
+        robustness_table(LogisticRegression(), data, attacked=["zz"])

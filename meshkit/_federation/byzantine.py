@@ -7,8 +7,8 @@ applies it; :func:`robustness_table` runs every robust rule against every attack
 
 The attacks follow the literature's standard threat models: sign flipping and scaling
 (Blanchard et al. 2017; Bagdasaryan et al. 2020), Gaussian noise (Blanchard et al. 2017),
-label flipping (Fang et al. 2020), the overflow attack of meshkit's issue 11 (a domain
-sending 1e200), and a colluding minority that agrees on one identical reflected update, so
+label flipping (Fang et al. 2020), the overflow attack (a domain sending 1e200, whose
+distances to the others overflow float64), and a colluding minority that agrees on one identical reflected update, so
 that its members are each other's nearest neighbours (the case Krum's ``f`` is meant for).
 """
 
@@ -161,8 +161,9 @@ ATTACKS = {
 }
 
 
-def robustness_table(model, datasets, *, attacked, rules=None, attacks=None, rounds: int = 10,
-                     local_epochs: int = 1, metric: str = "accuracy", seed: int = 0, progress: bool = False):
+def robustness_table(model, datasets, *, attacked, rules=None, attacks=None, f: int | None = None,
+                     rounds: int = 10, local_epochs: int = 1, metric: str = "accuracy", seed: int = 0,
+                     progress: bool = False):
     """Every rule against every attack: the ``metric`` each reaches after ``rounds`` rounds.
 
     Parameters
@@ -174,7 +175,12 @@ def robustness_table(model, datasets, *, attacked, rules=None, attacks=None, rou
         The Byzantine domains (the same ones under every attack).
     rules : dict of str to Strategy, optional
         Default: FedAvg (the non-robust reference), median, trimmed mean (``beta`` covering
-        the attacked share), Krum, Multi-Krum and Bulyan with ``f = len(attacked)``.
+        the attacked share), Krum, Multi-Krum and Bulyan with ``f`` Byzantine domains
+        tolerated.
+    f : int, optional
+        ``f`` of the default Krum, Multi-Krum and Bulyan; default ``len(attacked)``, their
+        guarantee. A smaller ``f`` lets them run on fewer domains (Krum needs
+        ``n >= 2f + 3``) without that guarantee.
     attacks : dict of str to Attack, optional
         Default :data:`ATTACKS`. The column ``"none"`` (no attack) is always first.
     rounds, local_epochs, seed, progress
@@ -195,11 +201,11 @@ def robustness_table(model, datasets, *, attacked, rules=None, attacks=None, rou
         raise FederationError("attacked domains must be domains of the mesh", where="attacked",
                               expected=f"a non-empty subset of {', '.join(datasets)}",
                               found=repr(unknown or attacked))
-    f = len(attacked)
+    f = len(attacked) if f is None else f
     n = len(datasets)
     if rules is None:
         rules = {"fedavg": FedAvg(), "median": FedMedian(),
-                 "trimmed_mean": FedTrimmedAvg(beta=min(0.49, (f + 0.5) / n)),
+                 "trimmed_mean": FedTrimmedAvg(beta=min(0.49, (len(attacked) + 0.5) / n)),
                  "krum": Krum(f=f), "multikrum": MultiKrum(f=f), "bulyan": Bulyan(f=f)}
     attacks = dict(ATTACKS if attacks is None else attacks)
     rows = []
