@@ -58,8 +58,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     # federation: θ = aggregate(θ₁, …, θₙ)
     "meshkit._federation": (
-        "aggregate", "aggregate_matrix", "krum_scores", "pairwise_sq_distances", "METHODS",
-        "Strategy", "FedAvg", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "Bulyan",
+        "aggregate", "krum_scores", "pairwise_sq_distances", "Params", "clone",
+        "Strategy", "FedAvg", "FedMean", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "MultiKrum", "Bulyan",
         "FedAvgM", "FedAdam", "FedYogi", "FedAdagrad", "STRATEGIES", "get_strategy",
         "Model", "LogisticRegression", "LinearRegression", "MLPClassifier",
         "MatrixFactorization", "MODELS", "make_model", "log_loss", "accuracy", "roc_auc",
@@ -67,7 +67,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "natural_partition", "synthetic", "DomainData", "federated_standardize",
         "from_arrays", "pool", "leave_one_out", "DomainClient", "History", "run_federated",
         "weighted_metrics", "DPFedAvg", "clip_updates", "dp_epsilon", "LocalResult",
-        "train_centralized", "train_local",
+        "train_centralized", "train_local", "Attack", "SignFlip", "Scaling", "GaussianNoise",
+        "LabelFlip", "Overflow", "Collude", "ATTACKS", "robustness_table", "load_model",
+        "verify_model", "parameters_digest",
     ),
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
     "meshkit._consistency": (

@@ -120,4 +120,37 @@ def test_get_strategy():
     with pytest.raises(FederationError, match="options"):
         get_strategy("fedavg", mu=1.0)
     with pytest.raises(FederationError):
-        FedProx(mu=-1.0)
+        FedProx(mu=-1.0).configure_fit(1)  # validated at use, as scikit-learn does
+
+
+def test_one_registry_read_only_and_unchanged_by_lookups():
+    from meshkit import STRATEGIES, FedMean, MultiKrum, aggregate
+
+    before = dict(STRATEGIES)
+    get_strategy("dpfedavg")
+    get_strategy("krum", f=1)
+    assert dict(STRATEGIES) == before
+    with pytest.raises(TypeError):
+        STRATEGIES["mine"] = FedAvg  # read-only
+    assert isinstance(get_strategy("mean"), FedMean) and isinstance(get_strategy("multikrum"), MultiKrum)
+    # aggregate() reads the same registry and refuses what needs a current model
+    with pytest.raises(FederationError, match="current global model"):
+        aggregate([[np.ones(1)], [np.ones(1)]], method="fedadam")
+
+
+def test_strategies_follow_scikit_learn_conventions():
+    from meshkit import clone
+
+    s = FedAdam(eta=0.05)
+    assert s.get_params() == {"eta": 0.05, "beta_1": 0.9, "beta_2": 0.99, "tau": 0.001}
+    s.aggregate_fit(1, [np.zeros(2)], [([np.ones(2)], 1)])
+    assert s.m_ is not None  # learned state ends in "_"
+    c = clone(s)
+    assert c.get_params() == s.get_params() and c.m_ is None
+    assert repr(Krum(f=1).set_params(m=3)) == "Krum(f=1, m=3)"
+    with pytest.raises(FederationError, match="unknown parameter"):
+        Krum().set_params(beta=0.1)
+    # validated at use, not at construction
+    bad = FedTrimmedAvg(beta=0.7)
+    with pytest.raises(FederationError, match="beta"):
+        bad.aggregate_fit(1, None, [([np.ones(1)], 1)] * 3)

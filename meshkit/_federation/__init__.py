@@ -2,20 +2,29 @@
 
 Small modules with one job each:
 
-* :mod:`~meshkit._federation.aggregation` -- the aggregation rules (FedAvg, mean, median, trimmed
+* :mod:`~meshkit._federation.rules` -- the aggregation rules (FedAvg, mean, median, trimmed
   mean, Krum, Multi-Krum, Bulyan), vectorized over the stacked parameters;
-* :mod:`~meshkit._federation.strategies` -- server strategies, including the stateful server
-  optimizers FedAvgM, FedAdam, FedYogi, FedAdagrad, and FedProx;
+* :mod:`~meshkit._federation.strategies` -- server strategies (scikit-learn-style parameters,
+  :mod:`~meshkit._federation._base`), including the stateful server optimizers FedAvgM,
+  FedAdam, FedYogi, FedAdagrad, and FedProx; ``STRATEGIES``, the one registry of rules;
+* :mod:`~meshkit._federation.aggregation` -- :func:`aggregate`, one round by rule name;
 * :mod:`~meshkit._federation.models` and :mod:`~meshkit._federation.recommender` -- numpy models
   (logistic and linear regression, an MLP, matrix factorization);
 * :mod:`~meshkit._federation.partition`, :mod:`~meshkit._federation.synthetic`,
   :mod:`~meshkit._federation.data` -- splitting data into domains, Synthetic(alpha, beta),
   scenario glue;
 * :mod:`~meshkit._federation.rounds` and :mod:`~meshkit._federation.baselines` -- the round loop
-  and the centralized / local-only references.
+  and the centralized / local-only references;
+* :mod:`~meshkit._federation.byzantine` -- simulated Byzantine domains and the table of robust
+  rules against attacks;
+* :mod:`~meshkit._federation.provenance` -- each round's audit record, saved models verifiable
+  against the log.
 """
 
-from meshkit._federation.aggregation import METHODS, aggregate, aggregate_matrix, krum_scores, pairwise_sq_distances
+from meshkit._federation._base import Params, clone
+from meshkit._federation.aggregation import aggregate
+from meshkit._federation.byzantine import (ATTACKS, Attack, Collude, GaussianNoise, LabelFlip, Overflow, Scaling,
+                                          SignFlip, robustness_table)
 from meshkit._federation.baselines import LocalResult, train_centralized, train_local
 from meshkit._federation.data import DomainData, federated_standardize, from_arrays, pool
 from meshkit._federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse, roc_auc
@@ -23,15 +32,18 @@ from meshkit._federation.models import (MODELS, LinearRegression, LogisticRegres
                                        make_model)
 from meshkit._federation.partition import dirichlet_partition, iid_partition, natural_partition
 from meshkit._federation.privacy import DPFedAvg, clip_updates, dp_epsilon
+from meshkit._federation.provenance import load_model, parameters_digest, verify_model
 from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
-from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian,
-                                           FedProx, FedTrimmedAvg, FedYogi, Krum, Strategy, get_strategy)
+from meshkit._federation.rules import krum_scores, pairwise_sq_distances
+from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMean,
+                                           FedMedian, FedProx, FedTrimmedAvg, FedYogi, Krum, MultiKrum, Strategy,
+                                           get_strategy)
 from meshkit._federation.synthetic import synthetic
 
 __all__ = [
-    "aggregate", "aggregate_matrix", "krum_scores", "pairwise_sq_distances", "METHODS",
-    "Strategy", "FedAvg", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "Bulyan",
+    "aggregate", "krum_scores", "pairwise_sq_distances", "Params", "clone",
+    "Strategy", "FedAvg", "FedMean", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "MultiKrum", "Bulyan",
     "FedAvgM", "FedAdam", "FedYogi", "FedAdagrad", "STRATEGIES", "get_strategy",
     "Model", "LogisticRegression", "LinearRegression", "MLPClassifier", "MatrixFactorization",
     "MODELS", "make_model",
@@ -42,4 +54,6 @@ __all__ = [
     "DomainClient", "History", "run_federated", "weighted_metrics",
     "DPFedAvg", "clip_updates", "dp_epsilon",
     "LocalResult", "train_centralized", "train_local",
+    "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow", "Collude", "ATTACKS",
+    "robustness_table", "load_model", "verify_model", "parameters_digest",
 ]

@@ -8,21 +8,17 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
 
 from meshkit._display import Details, Displayable, Heading, Table
+from meshkit._federation._base import clone
 from meshkit._federation.data import DomainData, pool
 from meshkit._federation.models import Model
-from meshkit._federation.rounds import weighted_metrics
+from meshkit._federation.rounds import _mesh_model, weighted_metrics
 
 __all__ = ["LocalResult", "train_centralized", "train_local"]
-
-
-def _n_outputs(model, datasets):
-    return model._n_outputs(np.concatenate([np.asarray(d.y_train).reshape(-1) for d in datasets.values()]))
 
 
 def train_centralized(model: Model, datasets: dict[str, DomainData], *, epochs: int = 10,
@@ -57,11 +53,8 @@ def train_centralized(model: Model, datasets: dict[str, DomainData], *, epochs: 
     >>> m["overall"]["accuracy"] > 0.8
     True
     """
-    central = copy.deepcopy(model)
-    central.seed = seed
+    central = _mesh_model(model, datasets.values()).set_params(seed=seed)
     X, y = pool(datasets)
-    if not central._pairs_input:
-        central.init_parameters(X.shape[1], _n_outputs(central, datasets))
     curve = []
 
     def evaluate():
@@ -156,13 +149,10 @@ def train_local(model: Model, datasets: dict[str, DomainData], *, epochs: int = 
     >>> res.matrix("accuracy")[1].shape
     (2, 2)
     """
-    n_out = _n_outputs(model, datasets)
+    prototype = _mesh_model(model, datasets.values())
     models, cross = {}, {}
     for i, (name, d) in enumerate(datasets.items()):
-        local = copy.deepcopy(model)
-        local.seed = int(np.random.default_rng([seed, i]).integers(2**31))
-        if not local._pairs_input:
-            local.init_parameters(d.X_train.shape[1], n_out)
+        local = clone(prototype).set_params(seed=int(np.random.default_rng([seed, i]).integers(2**31)))
         models[name] = local.fit(d.X_train, d.y_train, epochs=epochs)
     for a, m in models.items():
         for b, d in datasets.items():

@@ -61,14 +61,21 @@ def rmse(pred: np.ndarray, y: np.ndarray) -> float:
 def hit_rate_ndcg(scores: np.ndarray, k: int = 10) -> tuple[float, float]:
     """HR@k and NDCG@k when column 0 holds the held-out item and the rest are negatives.
 
-    The held-out item's rank is the number of candidates scored strictly higher.
+    Ties count against the held-out item: its (0-based) rank is the number of negatives
+    scored higher than it *or equal to it*, i.e. ``rankdata(-row, method="max")[0] - 1`` in
+    scipy's terms, and a NaN score on either side counts against it too. A constant or NaN
+    model therefore ranks the held-out item last, never first. (Some papers count ties in
+    the item's favour, which lets a constant model score HR@k = 1.0; meshkit does not.)
 
     Examples
     --------
     >>> hit_rate_ndcg(np.array([[0.9, 0.1, 0.2], [0.1, 0.5, 0.9]]), k=1)
     (0.5, 0.5)
+    >>> hit_rate_ndcg(np.zeros((4, 3)), k=2)  # a constant model: every item tied, all missed
+    (0.0, 0.0)
     """
-    rank = (scores[:, 1:] > scores[:, :1]).sum(axis=1)
+    scores = np.asarray(scores, dtype=np.float64)
+    rank = (~(scores[:, 1:] < scores[:, :1])).sum(axis=1)  # NaN comparisons are False: against
     hit = rank < k
     ndcg = np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)
     return float(hit.mean()), float(ndcg.mean())

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from meshkit._errors import FederationError
+from meshkit._federation._base import Params
 from meshkit._federation.metrics import accuracy, log_loss, rmse, roc_auc
 
 __all__ = ["Model", "LogisticRegression", "LinearRegression", "MLPClassifier", "MODELS", "make_model"]
@@ -25,7 +26,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-class Model(ABC):
+class Model(Params, ABC):
     """Base of the local models: parameters as arrays, mini-batch SGD, a task metric.
 
     Parameters

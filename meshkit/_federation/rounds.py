@@ -2,6 +2,11 @@
 
 Each domain is a :class:`DomainClient` (its data never leaves it; only parameters and
 example counts do). :func:`run_federated` returns a :class:`History` of per-round metrics.
+A domain that fails -- an exception in training or evaluation, non-finite parameters, arrays
+of the wrong count or shape, no examples -- is left out of that round and recorded; it never
+aborts the run. Byzantine domains can be simulated (``attack=``, ``attacked=``, see
+:mod:`~meshkit._federation.byzantine`), and every round can be appended to an audit log
+(:mod:`~meshkit._federation.provenance`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import numpy as np
 
 from meshkit._display import Code, Details, Displayable, Heading, Table
 from meshkit._errors import FederationError, NotEnoughDomainsError
+from meshkit._federation import provenance
+from meshkit._federation._base import clone
 from meshkit._federation.data import DomainData
 from meshkit._federation.models import Model
 from meshkit._federation.strategies import FedAvg, Strategy
@@ -80,16 +87,23 @@ class History(Displayable):
     ----------
     rounds : list of dict
         One row per round: ``round``, ``selected`` and ``answered`` domains, ``failed``
-        (domain -> reason), the weighted ``metrics`` and ``per_domain`` metrics.
+        (domain -> reason its training answer was refused), ``eval_failed`` (domain ->
+        reason its evaluation failed), ``attacked`` domains, the weighted ``metrics``,
+        ``per_domain`` metrics, and ``audit_index`` (the round's entry in the audit log, or
+        ``None``).
     parameters : list of ndarray
         The final global parameters.
     strategy : str
         ``repr`` of the strategy used.
+    checkpoint : dict or None
+        ``{"log_id", "checkpoint_size", "checkpoint_root"}``: the audit log checkpoint signed
+        after the last round, when the run had an audit log.
     """
 
     rounds: list[dict] = field(default_factory=list)
     parameters: list[np.ndarray] = field(default_factory=list)
     strategy: str = ""
+    checkpoint: dict | None = None
 
     def metric(self, name: str) -> np.ndarray:
         """One metric per round (weighted over domains)."""
@@ -102,8 +116,23 @@ class History(Displayable):
 
     @property
     def failures(self) -> list[tuple[int, str, str]]:
-        """``(round, domain, reason)`` for every domain that failed."""
-        return [(r["round"], d, why) for r in self.rounds for d, why in r["failed"].items()]
+        """``(round, domain, reason)`` for every domain that failed to train or to evaluate
+        (the latter's reason starts with ``"evaluate: "``)."""
+        return [(r["round"], d, why) for r in self.rounds for d, why in r["failed"].items()] + \
+            [(r["round"], d, f"evaluate: {why}") for r in self.rounds for d, why in r.get("eval_failed", {}).items()]
+
+    def save_model(self, path):
+        """Save the final parameters with the round and the audit log checkpoint that produced
+        them (a JSON file, written atomically); returns its path.
+
+        :func:`verify_model` checks such a file against the log.
+        """
+        if not self.rounds:
+            raise FederationError("nothing to save", where="History.save_model",
+                                  expected="a history with at least one round", found="0 rounds")
+        last = self.rounds[-1]
+        return provenance.save_model(path, self.parameters, server_round=last["round"], strategy=self.strategy,
+                                     audit_index=last.get("audit_index"), checkpoint=self.checkpoint)
 
     def to_frame(self):
         """A polars DataFrame, one row per round, one column per metric."""
@@ -142,21 +171,46 @@ class History(Displayable):
         return out
 
 
-def _n_outputs(model: Model, datasets) -> int:
-    y = np.concatenate([np.asarray(d.y_train).reshape(-1) for d in datasets])
-    return model._n_outputs(y) if y.size else 1
+def _mesh_model(model: Model, datasets) -> Model:
+    """A clone of ``model`` whose class count (for a classifier left to infer it) is the
+    mesh's, read from every domain's labels: each domain's copy then has the same shape."""
+    local = clone(model)
+    if local.get_params().get("n_classes", 0) is None:
+        y = np.concatenate([np.asarray(d.y_train).reshape(-1) for d in datasets])
+        local.set_params(n_classes=max(2, int(y.max()) + 1) if y.size else 2)
+    return local
+
+
+def _check_answer(name, params, n_examples, current) -> None:
+    """Refuse an answer that cannot be aggregated, naming the domain and what is wrong."""
+    where = f"domain {name!r}"
+    if isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer)) or n_examples <= 0:
+        raise FederationError("a domain must train on at least one example", where=where,
+                              expected="a positive integer example count", found=repr(n_examples))
+    if isinstance(params, np.ndarray) or len(params) != len(current):
+        raise FederationError("wrong number of parameter arrays", where=where,
+                              expected=f"{len(current)} arrays",
+                              found="a bare array" if isinstance(params, np.ndarray) else f"{len(params)}")
+    for k, (p, c) in enumerate(zip(params, current)):
+        if np.shape(p) != np.shape(c):
+            raise FederationError("parameter shape differs from the global model's", where=f"{where}, array {k}",
+                                  expected=f"shape {np.shape(c)}", found=f"shape {np.shape(p)}")
+        if not np.isfinite(p).all():
+            raise FederationError("non-finite parameters", where=f"{where}, array {k}",
+                                  expected="finite values", found="NaN or infinity")
 
 
 def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, rounds: int = 10,
                   fraction: float = 1.0, local_epochs: int = 1, min_available: int = 1,
-                  seed: int = 0, progress: bool = True, clients=None) -> History:
+                  seed: int = 0, progress: bool = True, clients=None, attack=None, attacked=(),
+                  audit=None) -> History:
     """Run federated training and return its :class:`History`.
 
     Parameters
     ----------
     model : Model
-        A prototype; every domain gets its own copy, and the server draws the initial global
-        parameters from it.
+        A prototype (never changed); every domain gets its own clone, and the server draws
+        the initial global parameters from another.
     datasets : dict of str to DomainData
         The domains' local data.
     strategy : Strategy, default FedAvg()
@@ -167,12 +221,23 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
     min_available : int, default 1
         Fewest answering domains a round accepts; below it :class:`NotEnoughDomainsError`.
     seed : int, default 0
-        Seeds sampling, initialisation and local batch order: same seed, same history.
+        Seeds sampling, initialisation, local batch order and simulated attacks: same seed,
+        same history.
     progress : bool, default True
         Show a ``tqdm.auto`` bar over rounds.
     clients : dict of str to DomainClient, optional
         Use these clients instead of building them from ``datasets`` (e.g. to inject a
         failing domain in a test).
+    attack : Attack, optional
+        Simulate Byzantine domains (:mod:`~meshkit._federation.byzantine`): the ``attacked``
+        domains train on ``attack.poison``-ed data and send ``attack.corrupt``-ed updates.
+    attacked : sequence of str
+        The Byzantine domains (required with ``attack``).
+    audit : AuditLog, optional
+        The mesh's audit log: each round appends its provenance record
+        (:func:`~meshkit._federation.provenance.round_record`), and a checkpoint is signed
+        after the last round (``History.checkpoint``), so that :meth:`History.save_model`
+        names it.
 
     Returns
     -------
@@ -183,7 +248,7 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
     FederationError
         Bad arguments, or no domains.
     NotEnoughDomainsError
-        Fewer than ``min_available`` domains answered a round.
+        Fewer than ``min_available`` domains answered a round, or none could evaluate.
 
     Examples
     --------
@@ -201,11 +266,13 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
         if not datasets:
             raise FederationError("no domains to train", where="datasets", expected="at least one domain",
                                   found="0")
+        prototype = _mesh_model(model, datasets.values())
         clients = {}
         for i, (name, data) in enumerate(datasets.items()):
-            local = copy.deepcopy(model)
-            local.seed = int(np.random.default_rng([seed, i]).integers(2**31))
+            local = clone(prototype).set_params(seed=int(np.random.default_rng([seed, i]).integers(2**31)))
             clients[name] = DomainClient(data, local)
+    else:
+        prototype = _mesh_model(model, [c.data for c in clients.values()])
     n = len(clients)
     for arg, value, ok in (("rounds", rounds, isinstance(rounds, int) and rounds >= 1),
                            ("local_epochs", local_epochs, isinstance(local_epochs, int) and local_epochs >= 1),
@@ -218,12 +285,23 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
                                             "fraction": "0 < fraction <= 1",
                                             "min_available": f"an int in [1, {n}]"}[arg],
                                   found=repr(value))
+    attacked = list(attacked or ())
+    if (attack is None) != (not attacked) or [a for a in attacked if a not in clients]:
+        raise FederationError("an attack needs the domains it controls", where="attack, attacked",
+                              expected=f"an Attack with a non-empty subset of {', '.join(clients)}",
+                              found=f"attack={attack!r}, attacked={attacked!r}")
+    if attack is not None:
+        n_classes = prototype.get_params().get("n_classes")
+        clients = dict(clients)
+        for name in attacked:
+            poisoned = copy.copy(clients[name])
+            poisoned.data = attack.poison(poisoned.data, n_classes=n_classes)
+            clients[name] = poisoned
     names = list(clients)
-    server = copy.deepcopy(model)
-    server.seed = int(np.random.default_rng([seed, n]).integers(2**31))
+    server = clone(prototype).set_params(seed=int(np.random.default_rng([seed, n]).integers(2**31)))
     first = next(iter(clients.values())).data
     n_features = first.X_train.shape[1] if np.ndim(first.X_train) == 2 else 1
-    server.init_parameters(n_features, _n_outputs(server, [c.data for c in clients.values()]))
+    server.init_parameters(n_features, server.get_params().get("n_classes") or 1)
     current = server.get_parameters()
     strategy.reset()
     history = History(strategy=repr(strategy))
@@ -238,26 +316,51 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
             name = names[i]
             try:
                 params, n_ex = clients[name].fit([p.copy() for p in current], config)
-                bad = [k for k, p in enumerate(params) if not np.isfinite(p).all()]
-                if bad:
-                    raise FederationError("non-finite parameters", where=f"domain {name!r}, array {bad[0]}",
-                                          expected="finite values", found="NaN or infinity")
+                _check_answer(name, params, n_ex, current)
             except Exception as exc:  # a domain failing is recorded and left out
                 failed[name] = f"{type(exc).__name__}: {exc}"
                 continue
-            results.append((params, n_ex))
+            results.append((params, int(n_ex)))
             answered.append(name)
+        byzantine = [k for k, name in enumerate(answered) if name in attacked]
+        if byzantine:
+            sent = attack.corrupt([results[k][0] for k in byzantine], current,
+                                  np.random.default_rng([seed, rnd, 11]))
+            for k, params in zip(byzantine, sent):
+                results[k] = (params, results[k][1])
         if len(results) < min_available:
             raise NotEnoughDomainsError(
                 f"round {rnd}: too few domains answered", where=f"round {rnd}",
                 expected=f"at least min_available={min_available}",
                 found=f"{len(results)} answered; failed: {', '.join(failed) or 'none'}")
         current = strategy.aggregate_fit(rnd, current, results, names=answered)
-        evals = {name: client.evaluate([p.copy() for p in current]) for name, client in clients.items()}
+        evals, eval_failed = {}, {}
+        for name, client in clients.items():
+            try:
+                evals[name] = client.evaluate([p.copy() for p in current])
+            except Exception as exc:  # recorded and left out of the weighted metrics
+                eval_failed[name] = f"{type(exc).__name__}: {exc}"
+        if not evals:
+            raise NotEnoughDomainsError(f"round {rnd}: no domain could evaluate the model", where=f"round {rnd}",
+                                        expected="at least one evaluation",
+                                        found="; ".join(f"{k}: {v}" for k, v in eval_failed.items()))
         metrics = weighted_metrics(list(evals.values()))
+        audit_index = None
+        if audit is not None:
+            record = provenance.round_record(
+                server_round=rnd, strategy=strategy, selected=[names[i] for i in selected], answered=answered,
+                failed=failed, eval_failed=eval_failed, parameters=current, attack=attack,
+                attacked=[a for a in attacked if a in answered],
+                domains={names[i]: dict(getattr(clients[names[i]].data, "provenance", {}) or {})
+                         for i in selected})
+            audit_index = audit.append(record)
         history.rounds.append({"round": rnd, "selected": [names[i] for i in selected],
-                               "answered": answered, "failed": failed, "metrics": metrics,
-                               "per_domain": {k: m for k, (_, m) in evals.items()}})
+                               "answered": answered, "failed": failed, "eval_failed": eval_failed,
+                               "attacked": [a for a in attacked if a in answered], "metrics": metrics,
+                               "per_domain": {k: m for k, (_, m) in evals.items()},
+                               "audit_index": audit_index})
         bar.set_postfix({k: round(v, 4) for k, v in list(metrics.items())[:2]})
     history.parameters = current
+    if audit is not None:
+        history.checkpoint = provenance.checkpoint_of(audit)
     return history

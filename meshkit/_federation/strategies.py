@@ -1,34 +1,45 @@
 """Server-side strategies: how a round's client results become the next global model.
 
-Like Flower's strategies: one small abstract base (:class:`Strategy`), keyword-only
-constructor arguments with documented defaults, a short ``repr``. Stateful server optimizers
-(FedAvgM, FedAdam, FedYogi, FedAdagrad) keep their moments across rounds; call
-:meth:`Strategy.reset` to start over.
+Like Flower's strategies: one small abstract base (:class:`Strategy`). Like scikit-learn's
+estimators: keyword-only hyper-parameters stored unchanged by ``__init__`` and validated when
+the strategy is used; ``get_params`` / ``set_params`` / :func:`~meshkit._federation._base.clone`
+and the ``repr`` read the constructor's signature; state learned across rounds ends in ``_``.
+Stateful server optimizers (FedAvgM, FedAdam, FedYogi, FedAdagrad) keep their moments across
+rounds; call :meth:`Strategy.reset` to start over.
+
+``STRATEGIES`` is the one registry of aggregation rules: :func:`get_strategy` and
+:func:`meshkit.aggregate` both read it, and nothing adds to it at run time.
 """
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
+from types import MappingProxyType
 
 import numpy as np
 
 from meshkit._errors import FederationError
-from meshkit._federation.aggregation import aggregate
+from meshkit._federation import rules
+from meshkit._federation._base import Params
 
 __all__ = [
-    "Strategy", "FedAvg", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "Bulyan",
+    "Strategy", "FedAvg", "FedMean", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "MultiKrum", "Bulyan",
     "FedAvgM", "FedAdam", "FedYogi", "FedAdagrad", "STRATEGIES", "get_strategy",
 ]
 
 
-class Strategy(ABC):
+class Strategy(Params, ABC):
     """Turn the results of one round into new global parameters.
 
     Subclasses implement :meth:`aggregate_fit`; :meth:`configure_fit` says what clients get
-    with the parameters (e.g. FedProx's ``mu``).
+    with the parameters (e.g. FedProx's ``mu``). ``stateful`` strategies (server
+    optimizers) need the current global model and keep state across rounds, so they cannot
+    serve the one-shot :func:`meshkit.aggregate`.
     """
 
-    _fields: tuple[str, ...] = ()
+    #: True when aggregate_fit reads ``current`` or keeps state across rounds
+    stateful: bool = False
 
     def configure_fit(self, server_round: int) -> dict:
         """Options sent to each client with the global parameters (default: none)."""
@@ -42,17 +53,9 @@ class Strategy(ABC):
     def reset(self) -> None:
         """Forget any state kept across rounds."""
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._fields)
-        return f"{type(self).__name__}({args})"
 
-
-def _agg(results, names, method, **options):
-    thetas = [p for p, _ in results]
-    weights = [n for _, n in results]
-    if names is not None:
-        return aggregate(dict(zip(names, thetas)), dict(zip(names, weights)), method, **options)
-    return aggregate(thetas, weights, method, **options)
+def _split(results):
+    return [p for p, _ in results], [n for _, n in results]
 
 
 class FedAvg(Strategy):
@@ -65,7 +68,21 @@ class FedAvg(Strategy):
     """
 
     def aggregate_fit(self, server_round, current, results, *, names=None):
-        return _agg(results, names, "fedavg")
+        thetas, weights = _split(results)
+        return rules.fedavg(thetas, weights, names=names)
+
+
+class FedMean(Strategy):
+    """The plain mean of the domains' parameters: FedAvg with equal weights.
+
+    Examples
+    --------
+    >>> FedMean().aggregate_fit(1, None, [([np.ones(1)], 1), ([np.full(1, 3.0)], 3)])
+    [array([2.])]
+    """
+
+    def aggregate_fit(self, server_round, current, results, *, names=None):
+        return rules.fedavg(_split(results)[0], None, names=names)
 
 
 class FedProx(FedAvg):
@@ -85,14 +102,13 @@ class FedProx(FedAvg):
     {'mu': 1.0}
     """
 
-    _fields = ("mu",)
-
     def __init__(self, *, mu: float = 0.01) -> None:
-        if not mu >= 0:
-            raise FederationError("mu must be >= 0", where="FedProx: mu", expected=">= 0", found=repr(mu))
         self.mu = mu
 
     def configure_fit(self, server_round):
+        if isinstance(self.mu, bool) or not isinstance(self.mu, (int, float, np.floating)) or not self.mu >= 0:
+            raise FederationError("mu must be >= 0", where="FedProx: mu", expected="a number >= 0",
+                                  found=repr(self.mu))
         return {"mu": self.mu}
 
 
@@ -100,7 +116,7 @@ class FedMedian(Strategy):
     """Coordinate-wise median of the domains' parameters (unweighted)."""
 
     def aggregate_fit(self, server_round, current, results, *, names=None):
-        return _agg(results, names, "median")
+        return rules.median(_split(results)[0], names=names)
 
 
 class FedTrimmedAvg(Strategy):
@@ -112,13 +128,11 @@ class FedTrimmedAvg(Strategy):
         Fraction cut from each tail (``floor(beta * n)`` values per tail), as in Flower.
     """
 
-    _fields = ("beta",)
-
     def __init__(self, *, beta: float = 0.2) -> None:
         self.beta = beta
 
     def aggregate_fit(self, server_round, current, results, *, names=None):
-        return _agg(results, names, "trimmed_mean", beta=self.beta)
+        return rules.trimmed_mean(_split(results)[0], self.beta, names=names)
 
 
 class Krum(Strategy):
@@ -133,15 +147,30 @@ class Krum(Strategy):
         of the ``m`` best (Multi-Krum).
     """
 
-    _fields = ("f", "m")
-
     def __init__(self, *, f: int = 0, m: int | None = None) -> None:
         self.f, self.m = f, m
 
     def aggregate_fit(self, server_round, current, results, *, names=None):
+        thetas, weights = _split(results)
         if self.m is None:
-            return _agg(results, names, "krum", f=self.f)
-        return _agg(results, names, "multikrum", f=self.f, m=self.m)
+            return rules.krum(thetas, self.f, names=names)
+        return rules.multikrum(thetas, weights, self.f, self.m, names=names)
+
+
+class MultiKrum(Krum):
+    """Multi-Krum: the example-weighted mean of the ``m`` domains with the best Krum scores.
+
+    Parameters
+    ----------
+    f : int, default 0
+        Byzantine domains tolerated; a round needs ``n >= 2f + 3`` answers.
+    m : int or None, default None
+        Domains averaged; ``None`` means ``n - f``.
+    """
+
+    def aggregate_fit(self, server_round, current, results, *, names=None):
+        thetas, weights = _split(results)
+        return rules.multikrum(thetas, weights, self.f, self.m, names=names)
 
 
 class Bulyan(Strategy):
@@ -153,13 +182,11 @@ class Bulyan(Strategy):
         Byzantine domains tolerated; a round needs ``n >= 4f + 3`` answers.
     """
 
-    _fields = ("f",)
-
     def __init__(self, *, f: int = 0) -> None:
         self.f = f
 
     def aggregate_fit(self, server_round, current, results, *, names=None):
-        return _agg(results, names, "bulyan", f=self.f)
+        return rules.bulyan(_split(results)[0], self.f, names=names)
 
 
 class FedAvgM(Strategy):
@@ -176,7 +203,7 @@ class FedAvgM(Strategy):
         Server momentum :math:`\\beta`; ``0`` with ``server_lr=1`` is FedAvg.
     """
 
-    _fields = ("server_lr", "momentum")
+    stateful = True
 
     def __init__(self, *, server_lr: float = 1.0, momentum: float = 0.9) -> None:
         self.server_lr, self.momentum = server_lr, momentum
@@ -186,7 +213,7 @@ class FedAvgM(Strategy):
         self.momentum_ = None
 
     def aggregate_fit(self, server_round, current, results, *, names=None):
-        avg = _agg(results, names, "fedavg")
+        avg = rules.fedavg(*_split(results), names=names)
         grad = [x - a for x, a in zip(current, avg)]
         if self.momentum_ is None:
             self.momentum_ = grad
@@ -209,7 +236,7 @@ class _FedOpt(Strategy):
     :math:`m_{-1} = 0` as in the paper (no bias correction).
     """
 
-    _fields = ("eta", "beta_1", "beta_2", "tau")
+    stateful = True
 
     def __init__(self, *, eta: float, beta_1: float, beta_2: float, tau: float) -> None:
         self.eta, self.beta_1, self.beta_2, self.tau = eta, beta_1, beta_2, tau
@@ -224,7 +251,7 @@ class _FedOpt(Strategy):
         """The v update from the previous v and the squared pseudo-gradient."""
 
     def aggregate_fit(self, server_round, current, results, *, names=None):
-        avg = _agg(results, names, "fedavg")
+        avg = rules.fedavg(*_split(results), names=names)
         delta = [a - x for a, x in zip(avg, current)]
         if self.m_ is None:
             self.m_ = [np.zeros_like(d) for d in delta]
@@ -248,10 +275,10 @@ class FedAdagrad(_FedOpt):
         Adaptivity (numerical floor of the denominator).
     """
 
-    _fields = ("eta", "beta_1", "tau")
-
     def __init__(self, *, eta: float = 0.1, beta_1: float = 0.0, tau: float = 1e-3) -> None:
-        super().__init__(eta=eta, beta_1=beta_1, beta_2=0.0, tau=tau)
+        self.eta, self.beta_1, self.tau = eta, beta_1, tau
+        self.beta_2 = 0.0  # unused by Adagrad's rule; not a parameter
+        self.reset()
 
     def _second_moment(self, v, d2):
         return v + d2
@@ -303,17 +330,35 @@ class FedYogi(_FedOpt):
         return v - (1 - self.beta_2) * d2 * np.sign(v - d2)
 
 
-STRATEGIES = {
-    "fedavg": FedAvg, "fedprox": FedProx, "fedmedian": FedMedian,
-    "fedtrimmedavg": FedTrimmedAvg, "krum": Krum, "bulyan": Bulyan,
+#: The one registry of aggregation rules: name -> strategy class (or "module:Class" for a
+#: strategy defined above this module). Read-only; names are matched without case, "_" or "-".
+STRATEGIES = MappingProxyType({
+    "fedavg": FedAvg, "mean": FedMean, "fedprox": FedProx,
+    "median": FedMedian, "fedmedian": FedMedian,
+    "trimmedmean": FedTrimmedAvg, "fedtrimmedavg": FedTrimmedAvg,
+    "krum": Krum, "multikrum": MultiKrum, "bulyan": Bulyan,
     "fedavgm": FedAvgM, "fedadam": FedAdam, "fedyogi": FedYogi, "fedadagrad": FedAdagrad,
-}
+    "dpfedavg": "meshkit._federation.privacy:DPFedAvg",
+})
 
 
-def _register_dp() -> None:
-    from meshkit._federation.privacy import DPFedAvg
+def strategy_class(name: str) -> type[Strategy]:
+    """The class registered under ``name`` (case, ``_`` and ``-`` ignored).
 
-    STRATEGIES["dpfedavg"] = DPFedAvg
+    Examples
+    --------
+    >>> strategy_class("trimmed_mean").__name__
+    'FedTrimmedAvg'
+    """
+    key = str(name).lower().replace("_", "").replace("-", "")
+    if key not in STRATEGIES:
+        raise FederationError("unknown strategy", where="strategy",
+                              expected=f"one of {', '.join(STRATEGIES)}", found=repr(name))
+    entry = STRATEGIES[key]
+    if isinstance(entry, str):
+        module, _, qualname = entry.partition(":")
+        entry = getattr(importlib.import_module(module), qualname)
+    return entry
 
 
 def get_strategy(name: str, **options) -> Strategy:
@@ -324,14 +369,9 @@ def get_strategy(name: str, **options) -> Strategy:
     >>> get_strategy("FedAdam", eta=0.05)
     FedAdam(eta=0.05, beta_1=0.9, beta_2=0.99, tau=0.001)
     """
-    key = name.lower().replace("_", "").replace("-", "")
-    if "dpfedavg" not in STRATEGIES:
-        _register_dp()
-    if key not in STRATEGIES:
-        raise FederationError("unknown strategy", where="strategy",
-                              expected=f"one of {', '.join(STRATEGIES)}", found=repr(name))
+    cls = strategy_class(name)
     try:
-        return STRATEGIES[key](**options)
+        return cls(**options)
     except TypeError as exc:
         raise FederationError("bad strategy options", where=f"strategy {name!r}",
                               expected="the options documented for it", found=str(exc)) from None
