@@ -35,8 +35,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "meshkit._errors": (
         "MeshkitError", "SpecError", "ContractError", "DataError", "QualityError",
         "StoreError", "ConcurrentWriteError", "FederationError", "NotEnoughDomainsError",
-        "ConsistencyError", "SyncConflictError", "SecurityError", "AuthenticationError",
-        "AuthorizationError", "IntegrityError", "PolicyError", "RunError", "ParameterError",
+        "PrivacyBudgetError", "ConsistencyError", "SyncConflictError", "SecurityError",
+        "AuthenticationError", "AuthorizationError", "IntegrityError", "PolicyError", "RunError",
+        "ParameterError",
     ),
     # the mesh and its products
     "meshkit._mesh": (
@@ -62,7 +63,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "rmse", "hit_rate_ndcg", "iid_partition", "dirichlet_partition",
         "natural_partition", "synthetic", "DomainData", "federated_standardize",
         "from_arrays", "pool", "leave_one_out", "DomainClient", "History", "run_federated",
-        "weighted_metrics", "DPFedAvg", "clip_updates", "dp_epsilon", "LocalResult",
+        "weighted_metrics", "DPFedAvg", "DPFixedClipping", "DPAdaptiveClipping", "clip_updates",
+        "dp_epsilon", "rounds_within_budget", "LocalResult",
         "train_centralized", "train_local",
     ),
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ

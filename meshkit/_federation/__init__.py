@@ -11,6 +11,9 @@ Small modules with one job each:
 * :mod:`~meshkit._federation.partition`, :mod:`~meshkit._federation.synthetic`,
   :mod:`~meshkit._federation.data` -- splitting data into domains, Synthetic(alpha, beta),
   scenario glue;
+* :mod:`~meshkit._federation.privacy`, :mod:`~meshkit._federation.accounting`,
+  :mod:`~meshkit._federation.noise` -- differential privacy as a wrapper over any strategy
+  (fixed or adaptive clipping), ε from dp-accounting, noise from the OS CSPRNG;
 * :mod:`~meshkit._federation.rounds` and :mod:`~meshkit._federation.baselines` -- the round loop
   and the centralized / local-only references.
 """
@@ -22,7 +25,8 @@ from meshkit._federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse,
 from meshkit._federation.models import (MODELS, LinearRegression, LogisticRegression, MLPClassifier, Model,
                                        make_model)
 from meshkit._federation.partition import dirichlet_partition, iid_partition, natural_partition
-from meshkit._federation.privacy import DPFedAvg, clip_updates, dp_epsilon
+from meshkit._federation.accounting import dp_epsilon, rounds_within_budget
+from meshkit._federation.privacy import DPAdaptiveClipping, DPFedAvg, DPFixedClipping, clip_updates
 from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
 from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian,
@@ -40,6 +44,6 @@ __all__ = [
     "DomainData", "federated_standardize", "from_arrays", "pool",
     "leave_one_out",
     "DomainClient", "History", "run_federated", "weighted_metrics",
-    "DPFedAvg", "clip_updates", "dp_epsilon",
+    "DPFedAvg", "DPFixedClipping", "DPAdaptiveClipping", "clip_updates", "dp_epsilon", "rounds_within_budget",
     "LocalResult", "train_centralized", "train_local",
 ]
