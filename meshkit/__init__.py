@@ -64,7 +64,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "natural_partition", "synthetic", "DomainData", "federated_standardize",
         "from_arrays", "pool", "leave_one_out", "DomainClient", "History", "run_federated",
         "weighted_metrics", "DPFedAvg", "DPFixedClipping", "DPAdaptiveClipping", "clip_updates",
-        "dp_epsilon", "rounds_within_budget", "LocalResult",
+        "dp_epsilon", "rounds_within_budget", "DPSGD", "accuracy_against_epsilon", "LocalResult",
         "train_centralized", "train_local",
     ),
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ

@@ -14,6 +14,8 @@ Small modules with one job each:
 * :mod:`~meshkit._federation.privacy`, :mod:`~meshkit._federation.accounting`,
   :mod:`~meshkit._federation.noise` -- differential privacy as a wrapper over any strategy
   (fixed or adaptive clipping), ε from dp-accounting, noise from the OS CSPRNG;
+* :mod:`~meshkit._federation.dpsgd` and :mod:`~meshkit._federation.tradeoff` -- record-level
+  DP-SGD in the models, and accuracy against ε;
 * :mod:`~meshkit._federation.rounds` and :mod:`~meshkit._federation.baselines` -- the round loop
   and the centralized / local-only references.
 """
@@ -26,12 +28,14 @@ from meshkit._federation.models import (MODELS, LinearRegression, LogisticRegres
                                        make_model)
 from meshkit._federation.partition import dirichlet_partition, iid_partition, natural_partition
 from meshkit._federation.accounting import dp_epsilon, rounds_within_budget
+from meshkit._federation.dpsgd import DPSGD
 from meshkit._federation.privacy import DPAdaptiveClipping, DPFedAvg, DPFixedClipping, clip_updates
 from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
 from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMedian,
                                            FedProx, FedTrimmedAvg, FedYogi, Krum, Strategy, get_strategy)
 from meshkit._federation.synthetic import synthetic
+from meshkit._federation.tradeoff import accuracy_against_epsilon
 
 __all__ = [
     "aggregate", "aggregate_matrix", "krum_scores", "pairwise_sq_distances", "METHODS",
@@ -45,5 +49,6 @@ __all__ = [
     "leave_one_out",
     "DomainClient", "History", "run_federated", "weighted_metrics",
     "DPFedAvg", "DPFixedClipping", "DPAdaptiveClipping", "clip_updates", "dp_epsilon", "rounds_within_budget",
+    "DPSGD", "accuracy_against_epsilon",
     "LocalResult", "train_centralized", "train_local",
 ]
