@@ -62,7 +62,9 @@ def test_a_dp_sgd_step_is_clip_sum_noise_over_the_batch_size(model):
     X, y = _data(model)
     start = model.get_parameters()
     sums, _ = per_example_clipped_sum(model._factors(X, y), 0.5)
-    noise = [gaussian_noise(s.shape, 1.3 * 0.5, seed=11, stream=(0, k)) for k, s in enumerate(sums)]
+    flat = gaussian_noise(sum(s.size for s in sums), 1.3 * 0.5, seed=11, stream=(0,))  # one draw per step
+    bounds = np.cumsum([0] + [s.size for s in sums])
+    noise = [flat[a:b].reshape(s.shape) for a, b, s in zip(bounds[:-1], bounds[1:], sums)]
     model.rng_ = np.random.default_rng(0)
     model.fit(X, y)
     for p0, p, s, z in zip(start, model.get_parameters(), sums, noise):
@@ -79,7 +81,7 @@ def test_dp_sgd_noise_is_calibrated_and_private_by_default():
     seeded = DPSGD(clip_norm=2.0, noise_multiplier=1.5, seed=3)
     np.testing.assert_array_equal(seeded.privatize(factors, B, (1,))[0], seeded.privatize(factors, B, (1,))[0])
     assert "NOT PRIVATE" in repr(seeded) and "NOT PRIVATE" in repr(LogisticRegression(dp=seeded))
-    assert "NOT PRIVATE" not in repr(dp) and dp.noise == "os.urandom (CSPRNG)"
+    assert "NOT PRIVATE" not in repr(dp) and dp.noise == "os.urandom + ChaCha20 (CSPRNG)"
 
 
 def test_without_noise_and_with_a_loose_clip_dp_sgd_is_plain_sgd():
@@ -189,6 +191,6 @@ def test_accuracy_against_epsilon_rows():
     assert rows[1]["epsilon_min"] == pytest.approx(min(per_domain)) and rows[1]["epsilon_min"] < rows[1]["epsilon_max"]
     assert rows[0]["epsilon_max"] > rows[1]["epsilon_max"] > rows[2]["epsilon_max"]
     assert rows[0]["accuracy"] > 0.9 and rows[1]["accuracy"] > 0.75
-    assert all(r["noise"] == "os.urandom (CSPRNG)" for r in rows[1:])
+    assert all(r["noise"] == "os.urandom + ChaCha20 (CSPRNG)" for r in rows[1:])
     with pytest.raises(FederationError, match="clip_norm"):
         accuracy_against_epsilon(LogisticRegression(), data, [1.0], clip_norm=float("inf"))

@@ -119,6 +119,10 @@ def test_csprng_noise_is_standard_normal_and_never_repeats():
     assert stats.kstest(draws, "norm").pvalue > 1e-4
     assert stats.kstest(gaussian_noise(100_000, 3.0) / 3.0, "norm").pvalue > 1e-4
     assert not np.array_equal(draws[:1000], gaussian_noise(1000, 1.0))
+    np.random.seed(0)  # numpy's global state (what Flower draws its noise from) plays no part
+    first = gaussian_noise(10, 1.0)
+    np.random.seed(0)
+    assert not np.array_equal(first, gaussian_noise(10, 1.0))
 
 
 def test_noise_is_divided_by_the_expected_number_sampled_not_the_number_that_answered():

@@ -70,8 +70,13 @@ def per_example_clipped_sum(factors, clip_norm: float):
     sums = []
     for A, E in factors:
         Es = E * scale.reshape((-1,) + (1,) * (E.ndim - 1))
-        sums.append(np.tensordot(A, Es, axes=(0, 0)) if A is not None else Es.sum(axis=0))
+        sums.append(_contract(A, Es) if A is not None else Es.sum(axis=0))
     return sums, norms
+
+
+def _contract(A: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """``sum_i outer(A[i], E[i])``: ``A.T @ E`` for the models' 2-D inputs."""
+    return A.T @ E if A.ndim == 2 and E.ndim <= 2 else np.tensordot(A, E, axes=(0, 0))
 
 
 def ledger_epsilon(ledger, delta: float) -> float:
@@ -152,11 +157,19 @@ class DPSGD(Params):
         check_seed(self.seed, f"{where}: dp.seed")
 
     def privatize(self, factors, batch_size: int, stream=()) -> list[np.ndarray]:
-        """The private mean gradient of one batch from its per-example factors."""
+        """The private mean gradient of one batch from its per-example factors.
+
+        One noise draw covers every parameter array (split in order), so a step reads the
+        CSPRNG once.
+        """
         sums, _ = per_example_clipped_sum(factors, self.clip_norm)
         std = self.noise_multiplier * self.clip_norm
-        return [(s + gaussian_noise(s.shape, std, seed=self.seed, stream=(*stream, k))) / batch_size
-                for k, s in enumerate(sums)]
+        noise = gaussian_noise(sum(s.size for s in sums), std, seed=self.seed, stream=stream)
+        out, start = [], 0
+        for s in sums:
+            out.append((s + noise[start:start + s.size].reshape(s.shape)) / batch_size)
+            start += s.size
+        return out
 
     @property
     def noise(self) -> str:

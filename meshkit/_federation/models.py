@@ -23,7 +23,7 @@ import numpy as np
 
 from meshkit._errors import FederationError
 from meshkit._federation._base import Params
-from meshkit._federation.dpsgd import DPSGD, ledger_epsilon
+from meshkit._federation.dpsgd import DPSGD, _contract, ledger_epsilon
 from meshkit._federation.metrics import accuracy, log_loss, rmse, roc_auc
 
 __all__ = ["Model", "LogisticRegression", "LinearRegression", "MLPClassifier", "MODELS", "make_model"]
@@ -164,8 +164,7 @@ class Model(Params, ABC):
     def _gradients(self, Xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
         """Gradient of the mean loss on one mini-batch, one array per parameter."""
         n = len(yb)
-        grads = [np.tensordot(A, E, axes=(0, 0)) / n if A is not None else E.sum(axis=0) / n
-                 for A, E in self._factors(Xb, yb)]
+        grads = [_contract(A, E) / n if A is not None else E.sum(axis=0) / n for A, E in self._factors(Xb, yb)]
         return [g if pen is None else g + pen for g, pen in zip(grads, self._penalty_gradients())]
 
     def _private_gradients(self, Xb: np.ndarray, yb: np.ndarray, stream) -> list[np.ndarray]:

@@ -1,9 +1,11 @@
 """Gaussian noise for differential privacy, drawn from the operating system's CSPRNG.
 
 Privacy noise that someone can regenerate can be subtracted, so by default every draw takes
-fresh bytes from :func:`os.urandom` (the kernel's cryptographically secure generator) and
-turns them into standard normal values by the Box-Muller transform; nothing about a draw is
-kept or exposed. A ``seed`` gives reproducible noise for tests only: such noise is **not
+a fresh 256-bit key and nonce from :func:`os.urandom` (the kernel's cryptographically secure
+generator), expands them with the ChaCha20 stream cipher (``cryptography``; the same
+construction the kernel's ``getrandom`` uses, and about four times faster than reading every
+byte from the kernel) and turns the bytes into standard normal values by the Box-Muller
+transform. The key lives only inside one call; nothing about a draw is kept or exposed. A ``seed`` gives reproducible noise for tests only: such noise is **not
 private**, and every object that uses it says so (its repr, its report, the History).
 
 Known limit, as in every floating-point DP library: the Gaussian is sampled in double
@@ -13,6 +15,7 @@ discrete sampler.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -39,12 +42,20 @@ def check_seed(seed, where: str) -> None:
 
 def noise_source(seed) -> str:
     """How the noise is drawn, as shown in reprs and reports."""
-    return "os.urandom (CSPRNG)" if seed is None else f"seed={seed!r} ({NOT_PRIVATE})"
+    return "os.urandom + ChaCha20 (CSPRNG)" if seed is None else f"seed={seed!r} ({NOT_PRIVATE})"
+
+
+def _csprng_bytes(n: int) -> bytes:
+    """``n`` bytes of ChaCha20 keystream under a fresh key and nonce from ``os.urandom``."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+    encryptor = Cipher(algorithms.ChaCha20(os.urandom(32), os.urandom(16)), mode=None).encryptor()
+    return encryptor.update(bytes(n))
 
 
 def _urandom_uniform(n: int) -> np.ndarray:
-    """``n`` uniforms in ``(0, 1]`` from 53 random bits each, read from ``os.urandom``."""
-    words = np.frombuffer(os.urandom(8 * n), dtype=np.uint64)
+    """``n`` uniforms in ``(0, 1]`` from 53 random bits each, from the CSPRNG."""
+    words = np.frombuffer(_csprng_bytes(8 * n), dtype=np.uint64)
     return ((words >> np.uint64(11)).astype(np.float64) + 1.0) * (1.0 / 2.0**53)
 
 
@@ -82,9 +93,10 @@ def gaussian_noise(shape, std: float, *, seed=None, stream=()) -> np.ndarray:
     if not (np.isfinite(std) and std >= 0):
         raise FederationError("bad noise standard deviation", where="gaussian_noise",
                               expected="a finite number >= 0", found=repr(std))
-    check_seed(seed, "gaussian_noise")
-    shape = tuple(np.atleast_1d(shape).tolist()) if np.ndim(shape) else (int(shape),)
-    size = int(np.prod(shape, dtype=np.int64))
+    if seed is not None:
+        check_seed(seed, "gaussian_noise")
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(k) for k in shape)
+    size = math.prod(shape)
     if std == 0:
         return np.zeros(shape)
     if seed is None:
