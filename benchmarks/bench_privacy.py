@@ -163,7 +163,7 @@ def main() -> None:
     import flwr
 
     rows, features, rounds = (100_000, 100, 50) if args.full else (20_000, 50, 20)
-    dpsgd = bench_dpsgd(rows, features, classes=10, batch=64, repeat=3)
+    dpsgd = bench_dpsgd(rows, features, classes=10, batch=64, repeat=5)
     server = bench_server_dp(domains=10, size=100_000 if args.full else 20_000, rounds=rounds)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -62,9 +62,15 @@ def per_example_clipped_sum(factors, clip_norm: float):
     >>> sums[0].tolist(), norms.tolist()
     ([[1.3]], [3.0, 0.3])
     """
-    sq = 0.0
+    sq, cache = 0.0, {}
+
+    def row_sq(a):  # a bias shares its E with the weight before it: square it once
+        if id(a) not in cache:
+            cache[id(a)] = _row_sq(a)
+        return cache[id(a)]
+
     for A, E in factors:
-        sq = sq + (_row_sq(A) if A is not None else 1.0) * _row_sq(E)
+        sq = sq + (row_sq(A) if A is not None else 1.0) * row_sq(E)
     norms = np.sqrt(sq)
     scale = np.minimum(1.0, clip_norm / np.maximum(norms, 1e-300))
     sums = []
@@ -156,20 +162,38 @@ class DPSGD(Params):
                                       expected=expected, found=repr(getattr(self, name)))
         check_seed(self.seed, f"{where}: dp.seed")
 
-    def privatize(self, factors, batch_size: int, stream=()) -> list[np.ndarray]:
+    def privatize(self, factors, batch_size: int, stream=(), noise: np.ndarray | None = None) -> list[np.ndarray]:
         """The private mean gradient of one batch from its per-example factors.
 
-        One noise draw covers every parameter array (split in order), so a step reads the
-        CSPRNG once.
+        One noise vector covers every parameter array (split in order): ``noise`` if given
+        (a slice of :meth:`step_noise`), else one draw for this step.
         """
         sums, _ = per_example_clipped_sum(factors, self.clip_norm)
-        std = self.noise_multiplier * self.clip_norm
-        noise = gaussian_noise(sum(s.size for s in sums), std, seed=self.seed, stream=stream)
+        if noise is None:
+            noise = gaussian_noise(sum(s.size for s in sums), self.noise_multiplier * self.clip_norm,
+                                   seed=self.seed, stream=stream)
         out, start = [], 0
         for s in sums:
             out.append((s + noise[start:start + s.size].reshape(s.shape)) / batch_size)
             start += s.size
         return out
+
+    def step_noise(self, size: int, steps: int, first_step: int = 0, *, chunk: int = 1 << 22):
+        """Yield the noise of ``steps`` successive steps, ``size`` values each.
+
+        The CSPRNG is read in chunks of up to ``chunk`` values (many steps at once: one key
+        and one Box-Muller pass per chunk instead of per step); every value is used once and
+        the chunk is dropped when spent. A seeded chunk draws from stream ``(first step,)``.
+        """
+        std = self.noise_multiplier * self.clip_norm
+        per_chunk = max(1, chunk // max(size, 1))
+        done = 0
+        while done < steps:
+            k = min(per_chunk, steps - done)
+            block = gaussian_noise(k * size, std, seed=self.seed, stream=(first_step + done,))
+            for j in range(k):
+                yield block[j * size:(j + 1) * size]
+            done += k
 
     @property
     def noise(self) -> str:

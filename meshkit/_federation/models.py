@@ -167,9 +167,9 @@ class Model(Params, ABC):
         grads = [_contract(A, E) / n if A is not None else E.sum(axis=0) / n for A, E in self._factors(Xb, yb)]
         return [g if pen is None else g + pen for g, pen in zip(grads, self._penalty_gradients())]
 
-    def _private_gradients(self, Xb: np.ndarray, yb: np.ndarray, stream) -> list[np.ndarray]:
+    def _private_gradients(self, Xb: np.ndarray, yb: np.ndarray, noise: np.ndarray) -> list[np.ndarray]:
         """DP-SGD's gradient: clipped per-example gradients, summed, noised, over ``batch_size``."""
-        grads = self.dp.privatize(self._factors(Xb, yb), int(self.batch_size), stream)
+        grads = self.dp.privatize(self._factors(Xb, yb), int(self.batch_size), noise=noise)
         return [g if pen is None else g + pen for g, pen in zip(grads, self._penalty_gradients())]
 
     def _n_outputs(self, y: np.ndarray) -> int:
@@ -208,17 +208,19 @@ class Model(Params, ABC):
         if mu > 0:
             anchor = [np.array(a, dtype=np.float64) for a in (anchor if anchor is not None else self.params_)]
         n, bs, lr = len(X), int(self.batch_size), self.lr
+        epochs = self.epochs if epochs is None else epochs
         private = self.dp is not None
         if private:
             self.dp_ledger_ = list(getattr(self, "dp_ledger_", []))
             done = sum(steps for _, _, steps in self.dp_ledger_)
+            noise = self.dp.step_noise(sum(p.size for p in self.params_), epochs * -(-n // bs), done)
             steps = 0
-        for _ in range(self.epochs if epochs is None else epochs):
+        for _ in range(epochs):
             order = self.rng_.permutation(n)
             for start in range(0, n, bs):
                 idx = order[start:start + bs]
                 if private:
-                    grads = self._private_gradients(X[idx], y[idx], (done + steps,))
+                    grads = self._private_gradients(X[idx], y[idx], next(noise))
                     steps += 1
                 else:
                     grads = self._gradients(X[idx], y[idx])

@@ -60,11 +60,20 @@ def _urandom_uniform(n: int) -> np.ndarray:
 
 
 def _urandom_normal(n: int) -> np.ndarray:
+    """``n`` standard normal values by the Box-Muller transform of CSPRNG uniforms."""
     half = (n + 1) // 2
     u = _urandom_uniform(2 * half)
-    radius = np.sqrt(-2.0 * np.log(u[:half]))
-    angle = _TWO_PI * u[half:]
-    return np.concatenate([radius * np.cos(angle), radius * np.sin(angle)])[:n]
+    radius, angle = u[:half], u[half:]
+    np.log(radius, out=radius)
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    angle *= _TWO_PI
+    out = np.empty(2 * half)
+    np.cos(angle, out=out[:half])
+    np.sin(angle, out=out[half:])
+    out[:half] *= radius
+    out[half:] *= radius
+    return out[:n]
 
 
 def gaussian_noise(shape, std: float, *, seed=None, stream=()) -> np.ndarray:
