@@ -192,5 +192,7 @@ def test_accuracy_against_epsilon_rows():
     assert rows[0]["epsilon_max"] > rows[1]["epsilon_max"] > rows[2]["epsilon_max"]
     assert rows[0]["accuracy"] > 0.9 and rows[1]["accuracy"] > 0.75
     assert all(r["noise"] == "os.urandom + ChaCha20 (CSPRNG)" for r in rows[1:])
+    seeded = accuracy_against_epsilon(LogisticRegression(lr=0.5, batch_size=30), data, [0.8], rounds=1, dp_seed=3)
+    assert "NOT PRIVATE" in seeded[0]["noise"]
     with pytest.raises(FederationError, match="clip_norm"):
         accuracy_against_epsilon(LogisticRegression(), data, [1.0], clip_norm=float("inf"))
