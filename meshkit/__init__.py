@@ -35,8 +35,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "meshkit._errors": (
         "MeshkitError", "SpecError", "ContractError", "DataError", "QualityError",
         "StoreError", "ConcurrentWriteError", "FederationError", "NotEnoughDomainsError",
-        "ConsistencyError", "SyncConflictError", "SecurityError", "AuthenticationError",
-        "AuthorizationError", "IntegrityError", "PolicyError", "RunError", "ParameterError",
+        "PrivacyBudgetError", "ConsistencyError", "SyncConflictError", "SecurityError",
+        "AuthenticationError", "AuthorizationError", "IntegrityError", "PolicyError",
+        "RunError", "ParameterError",
     ),
     # display: the one renderer of every report, also for plain frames
     "meshkit._display": (
@@ -58,18 +59,20 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     # federation: θ = aggregate(θ₁, …, θₙ)
     "meshkit._federation": (
-        "aggregate", "krum_scores", "pairwise_sq_distances", "Params", "clone",
-        "Strategy", "FedAvg", "FedMean", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "MultiKrum", "Bulyan",
-        "FedAvgM", "FedAdam", "FedYogi", "FedAdagrad", "STRATEGIES", "get_strategy",
-        "Model", "LogisticRegression", "LinearRegression", "MLPClassifier",
+        "aggregate", "krum_scores", "pairwise_sq_distances", "Params", "clone", "Strategy",
+        "FedAvg", "FedMean", "FedProx", "FedMedian", "FedTrimmedAvg", "Krum", "MultiKrum",
+        "Bulyan", "FedAvgM", "FedAdam", "FedYogi", "FedAdagrad", "STRATEGIES",
+        "get_strategy", "Model", "LogisticRegression", "LinearRegression", "MLPClassifier",
         "MatrixFactorization", "MODELS", "make_model", "log_loss", "accuracy", "roc_auc",
         "rmse", "hit_rate_ndcg", "iid_partition", "dirichlet_partition",
         "natural_partition", "synthetic", "DomainData", "federated_standardize",
         "from_arrays", "pool", "leave_one_out", "DomainClient", "History", "run_federated",
-        "weighted_metrics", "DPFedAvg", "clip_updates", "dp_epsilon", "LocalResult",
-        "train_centralized", "train_local", "Attack", "SignFlip", "Scaling", "GaussianNoise",
-        "LabelFlip", "Overflow", "Collude", "ATTACKS", "robustness_table", "load_model",
-        "verify_model", "parameters_digest",
+        "weighted_metrics", "DPFedAvg", "DPFixedClipping", "DPAdaptiveClipping",
+        "clip_updates", "dp_epsilon", "rounds_within_budget", "DPSGD",
+        "accuracy_against_epsilon", "LocalResult", "train_centralized", "train_local",
+        "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow",
+        "Collude", "ATTACKS", "robustness_table", "load_model", "verify_model",
+        "parameters_digest",
     ),
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
     "meshkit._consistency": (
@@ -86,10 +89,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Envelope", "product_context", "schema_hash", "protect_frame", "unprotect_frame",
         "Principal", "Identity", "PublicIdentity", "Directory", "TokenVerifier", "Policy",
         "Grant", "Deny", "AccessRequest", "AccessResult", "ProductInfo", "apply_access",
-        "parse_row_filter", "check_row_filter", "AuditLog", "Checkpoint", "AuditVerification",
-        "Witness", "verify_log",
-        "leaf_hash", "merkle_root", "inclusion_proof", "consistency_proof",
-        "verify_inclusion", "verify_consistency", "PostureReport", "posture",
+        "parse_row_filter", "check_row_filter", "AuditLog", "Checkpoint",
+        "AuditVerification", "Witness", "verify_log", "leaf_hash", "merkle_root",
+        "inclusion_proof", "consistency_proof", "verify_inclusion", "verify_consistency",
+        "PostureReport", "posture",
     ),
 }
 

@@ -14,7 +14,9 @@ that carries more than its message declares it as a keyword argument of its cons
     ├── StoreError                the Delta Lake product store refused an operation
     │   └── ConcurrentWriteError  another writer committed first; nothing was changed
     ├── FederationError           bad parameters, shapes or weights for aggregation/rounds
-    │   └── NotEnoughDomainsError fewer domains answered than the round needs
+    │   ├── NotEnoughDomainsError fewer domains answered than the round needs
+    │   └── PrivacyBudgetError    the next round would pass the privacy budget
+    │                             [epsilon_spent, epsilon_next, max_epsilon, rounds]
     ├── ConsistencyError          products cannot be compared as asked, or disagree [report]
     │   └── SyncConflictError     conflicts under the "stop" sync policy [conflicts]
     ├── SecurityError             the security model refused or could not decide
@@ -38,6 +40,7 @@ __all__ = [
     "ConcurrentWriteError",
     "FederationError",
     "NotEnoughDomainsError",
+    "PrivacyBudgetError",
     "ConsistencyError",
     "SyncConflictError",
     "SecurityError",
@@ -128,6 +131,23 @@ class FederationError(MeshkitError):
 
 class NotEnoughDomainsError(FederationError):
     """Fewer domains answered a round than ``min_available``; the run stopped."""
+
+
+class PrivacyBudgetError(FederationError):
+    """The next private round would take ε past ``max_epsilon``; the run stopped before it.
+
+    ``epsilon_spent`` is ε after the ``rounds`` released so far, ``epsilon_next`` what one
+    more round would make it, ``max_epsilon`` the budget.
+    """
+
+    def __init__(self, message: str, *, epsilon_spent: float | None = None,
+                 epsilon_next: float | None = None, max_epsilon: float | None = None,
+                 rounds: int | None = None, **kwargs) -> None:
+        self.epsilon_spent = epsilon_spent
+        self.epsilon_next = epsilon_next
+        self.max_epsilon = max_epsilon
+        self.rounds = rounds
+        super().__init__(message, **kwargs)
 
 
 class ConsistencyError(MeshkitError):

@@ -13,6 +13,11 @@ Small modules with one job each:
 * :mod:`~meshkit._federation.partition`, :mod:`~meshkit._federation.synthetic`,
   :mod:`~meshkit._federation.data` -- splitting data into domains, Synthetic(alpha, beta),
   scenario glue;
+* :mod:`~meshkit._federation.privacy`, :mod:`~meshkit._federation.accounting`,
+  :mod:`~meshkit._federation.noise` -- differential privacy as a wrapper over any strategy
+  (fixed or adaptive clipping), ε from dp-accounting, noise from the OS CSPRNG;
+* :mod:`~meshkit._federation.dpsgd` and :mod:`~meshkit._federation.tradeoff` -- record-level
+  DP-SGD in the models, and accuracy against ε;
 * :mod:`~meshkit._federation.rounds` and :mod:`~meshkit._federation.baselines` -- the round loop
   and the centralized / local-only references;
 * :mod:`~meshkit._federation.byzantine` -- simulated Byzantine domains and the table of robust
@@ -31,8 +36,10 @@ from meshkit._federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse,
 from meshkit._federation.models import (MODELS, LinearRegression, LogisticRegression, MLPClassifier, Model,
                                        make_model)
 from meshkit._federation.partition import dirichlet_partition, iid_partition, natural_partition
-from meshkit._federation.privacy import DPFedAvg, clip_updates, dp_epsilon
 from meshkit._federation.provenance import load_model, parameters_digest, verify_model
+from meshkit._federation.accounting import dp_epsilon, rounds_within_budget
+from meshkit._federation.dpsgd import DPSGD
+from meshkit._federation.privacy import DPAdaptiveClipping, DPFedAvg, DPFixedClipping, clip_updates
 from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
 from meshkit._federation.rules import krum_scores, pairwise_sq_distances
@@ -40,6 +47,7 @@ from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedA
                                            FedMedian, FedProx, FedTrimmedAvg, FedYogi, Krum, MultiKrum, Strategy,
                                            get_strategy)
 from meshkit._federation.synthetic import synthetic
+from meshkit._federation.tradeoff import accuracy_against_epsilon
 
 __all__ = [
     "aggregate", "krum_scores", "pairwise_sq_distances", "Params", "clone",
@@ -52,7 +60,8 @@ __all__ = [
     "DomainData", "federated_standardize", "from_arrays", "pool",
     "leave_one_out",
     "DomainClient", "History", "run_federated", "weighted_metrics",
-    "DPFedAvg", "clip_updates", "dp_epsilon",
+    "DPFedAvg", "DPFixedClipping", "DPAdaptiveClipping", "clip_updates", "dp_epsilon", "rounds_within_budget",
+    "DPSGD", "accuracy_against_epsilon",
     "LocalResult", "train_centralized", "train_local",
     "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow", "Collude", "ATTACKS",
     "robustness_table", "load_model", "verify_model", "parameters_digest",

@@ -3,8 +3,16 @@
 Each model exposes its parameters as a list of arrays (:meth:`Model.get_parameters` /
 :meth:`Model.set_parameters`), trains for a number of local epochs of mini-batch SGD
 (:meth:`Model.fit`, optionally with FedProx's proximal term ``mu/2 * ||w - w_t||^2`` towards
-an anchor), and evaluates the metric its task needs (:meth:`Model.evaluate`). Constructors
-only store hyper-parameters, as in scikit-learn; learned state ends in ``_``.
+an anchor), and evaluates the metric its task needs (:meth:`Model.evaluate`).
+
+scikit-learn's conventions hold (:mod:`meshkit._federation._base`): constructors only store
+keyword hyper-parameters, which are validated when the model is used; ``get_params``,
+``set_params`` and ``clone`` read the constructor's signature; the repr is built from the
+parameters; learned state ends in ``_``.
+
+Record-level privacy: give a model ``dp=DPSGD(...)`` and :meth:`Model.fit` runs DP-SGD
+(per-example clipping and Gaussian noise, vectorized over the batch; see
+:mod:`meshkit._federation.dpsgd`); :meth:`Model.epsilon` is the ε it has spent.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import numpy as np
 
 from meshkit._errors import FederationError
 from meshkit._federation._base import Params
+from meshkit._federation.dpsgd import DPSGD, _contract, ledger_epsilon
 from meshkit._federation.metrics import accuracy, log_loss, rmse, roc_auc
 
 __all__ = ["Model", "LogisticRegression", "LinearRegression", "MLPClassifier", "MODELS", "make_model"]
@@ -24,6 +33,14 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def _is_count(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 class Model(Params, ABC):
@@ -40,18 +57,65 @@ class Model(Params, ABC):
     mu : float
         FedProx proximal strength (``0``: plain local SGD).
     seed : int
-        Seed for initialisation and batch order.
+        Seed for initialisation and batch order (science, not security: DP noise never
+        comes from it).
+    dp : DPSGD or None
+        Train with DP-SGD (record-level privacy); ``None``: plain SGD.
+
+    Attributes
+    ----------
+    params_ : list of ndarray
+        The parameters.
+    dp_ledger_ : list of (float, float, int)
+        With ``dp``: ``(noise_multiplier, sampling rate, steps)`` of every :meth:`fit` call.
     """
 
-    _fields: tuple[str, ...] = ("lr", "epochs", "batch_size")
     #: True when ``X`` holds integer (user, item) pairs rather than features
     _pairs_input: bool = False
 
-    def __init__(self, *, lr: float, epochs: int, batch_size: int, mu: float, seed: int) -> None:
+    def __init__(self, *, lr: float, epochs: int, batch_size: int, mu: float, seed: int,
+                 dp: DPSGD | None = None) -> None:
         self.lr, self.epochs, self.batch_size, self.mu, self.seed = lr, epochs, batch_size, mu, seed
+        self.dp = dp
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={getattr(self, k)!r}' for k in self._fields)})"
+    def _validate(self, epochs=None, mu=None) -> None:
+        """Refuse bad hyper-parameters when the model is used (scikit-learn's convention)."""
+        epochs = self.epochs if epochs is None else epochs
+        mu = self.mu if mu is None else mu
+        checks = (("lr", _is_number(self.lr) and np.isfinite(self.lr) and self.lr > 0, "a finite number > 0"),
+                  ("epochs", _is_count(epochs) and epochs >= 0, "an int >= 0"),
+                  ("batch_size", _is_count(self.batch_size) and self.batch_size >= 1, "an int >= 1"),
+                  ("mu", _is_number(mu) and np.isfinite(mu) and mu >= 0, "a finite number >= 0"),
+                  ("seed", _is_count(self.seed) and self.seed >= 0, "an int >= 0"),
+                  ("dp", self.dp is None or isinstance(self.dp, DPSGD), "None or a DPSGD"))
+        for name, ok, expected in checks:
+            if not ok:
+                found = epochs if name == "epochs" else mu if name == "mu" else getattr(self, name)
+                raise FederationError("bad model hyper-parameter", where=f"{type(self).__name__}: {name}",
+                                      expected=expected, found=repr(found))
+        if self.dp is not None:
+            self.dp.validate(type(self).__name__)
+
+    def epsilon(self, delta: float | None = None) -> float:
+        """ε spent on this model's training data by DP-SGD so far (``inf`` without ``dp``).
+
+        From dp-accounting's RDP accountant (default orders): every step is a Gaussian
+        mechanism sampled at ``batch_size / n_train``; ``delta`` defaults to ``dp.delta``.
+
+        Examples
+        --------
+        >>> X = np.random.default_rng(0).normal(size=(200, 2)); y = (X[:, 0] > 0).astype(int)
+        >>> m = LogisticRegression(dp=DPSGD(noise_multiplier=1.0), batch_size=20, epochs=2).fit(X, y)
+        >>> from meshkit._federation.accounting import dp_epsilon
+        >>> m.dp_ledger_, m.epsilon() == dp_epsilon(1.0, 0.1, 20)
+        ([(1.0, 0.1, 20)], True)
+        """
+        ledger = getattr(self, "dp_ledger_", [])
+        if self.dp is None and not ledger:
+            return float("inf")
+        if delta is None:
+            delta = self.dp.delta if self.dp is not None else 1e-5
+        return ledger_epsilon(ledger, delta)
 
     # -- parameters -------------------------------------------------------------------
     @abstractmethod
@@ -84,9 +148,29 @@ class Model(Params, ABC):
                                   found="an unfitted model")
 
     # -- training ---------------------------------------------------------------------
-    @abstractmethod
+    def _factors(self, Xb: np.ndarray, yb: np.ndarray) -> list[tuple[np.ndarray | None, np.ndarray]]:
+        """Per-example gradients as outer products, one ``(A, E)`` per parameter array.
+
+        Example ``i``'s gradient of the loss on it alone is ``outer(A[i], E[i])`` (or ``E[i]``
+        when ``A`` is ``None``); see :func:`~meshkit._federation.dpsgd.per_example_clipped_sum`.
+        """
+        raise FederationError("this model has no per-example gradients", where=type(self).__name__,
+                              expected="a model supporting DP-SGD (logistic, mlp, linear)", found="dp=...")
+
+    def _penalty_gradients(self) -> list[np.ndarray | None]:
+        """Gradients of data-independent penalties (e.g. L2), ``None`` where there is none."""
+        return [None] * len(self.params_)
+
     def _gradients(self, Xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
         """Gradient of the mean loss on one mini-batch, one array per parameter."""
+        n = len(yb)
+        grads = [_contract(A, E) / n if A is not None else E.sum(axis=0) / n for A, E in self._factors(Xb, yb)]
+        return [g if pen is None else g + pen for g, pen in zip(grads, self._penalty_gradients())]
+
+    def _private_gradients(self, Xb: np.ndarray, yb: np.ndarray, noise: np.ndarray) -> list[np.ndarray]:
+        """DP-SGD's gradient: clipped per-example gradients, summed, noised, over ``batch_size``."""
+        grads = self.dp.privatize(self._factors(Xb, yb), int(self.batch_size), noise=noise)
+        return [g if pen is None else g + pen for g, pen in zip(grads, self._penalty_gradients())]
 
     def _n_outputs(self, y: np.ndarray) -> int:
         return 1
@@ -114,6 +198,7 @@ class Model(Params, ABC):
         mu : float, optional
             Overrides the constructor's ``mu``.
         """
+        self._validate(epochs, mu)
         X, y = self._prepare(X, y)
         if not hasattr(self, "params_"):
             self.init_parameters(X.shape[1], self._n_outputs(y))
@@ -123,15 +208,28 @@ class Model(Params, ABC):
         if mu > 0:
             anchor = [np.array(a, dtype=np.float64) for a in (anchor if anchor is not None else self.params_)]
         n, bs, lr = len(X), int(self.batch_size), self.lr
-        for _ in range(self.epochs if epochs is None else epochs):
+        epochs = self.epochs if epochs is None else epochs
+        private = self.dp is not None
+        if private:
+            self.dp_ledger_ = list(getattr(self, "dp_ledger_", []))
+            done = sum(steps for _, _, steps in self.dp_ledger_)
+            noise = self.dp.step_noise(sum(p.size for p in self.params_), epochs * -(-n // bs), done)
+            steps = 0
+        for _ in range(epochs):
             order = self.rng_.permutation(n)
             for start in range(0, n, bs):
                 idx = order[start:start + bs]
-                grads = self._gradients(X[idx], y[idx])
+                if private:
+                    grads = self._private_gradients(X[idx], y[idx], next(noise))
+                    steps += 1
+                else:
+                    grads = self._gradients(X[idx], y[idx])
                 for p, g, a in zip(self.params_, grads, anchor if mu > 0 else grads):
                     if mu > 0:
                         g = g + mu * (p - a)
                     p -= lr * g
+        if private and steps:
+            self.dp_ledger_.append((float(self.dp.noise_multiplier), min(1.0, bs / n), steps))
         return self
 
     @abstractmethod
@@ -142,9 +240,15 @@ class Model(Params, ABC):
 class _Classifier(Model):
     """Shared parts of the softmax classifiers."""
 
-    def __init__(self, *, n_classes, lr, epochs, batch_size, mu, seed):
-        super().__init__(lr=lr, epochs=epochs, batch_size=batch_size, mu=mu, seed=seed)
+    def __init__(self, *, n_classes, lr, epochs, batch_size, mu, seed, dp=None):
+        super().__init__(lr=lr, epochs=epochs, batch_size=batch_size, mu=mu, seed=seed, dp=dp)
         self.n_classes = n_classes
+
+    def _errors(self, z: np.ndarray, yb: np.ndarray) -> np.ndarray:
+        """Per-example gradient of the log-loss with respect to the logits."""
+        err = _softmax(z)
+        err[np.arange(len(yb)), yb] -= 1.0
+        return err
 
     def _n_outputs(self, y):
         return self.n_classes if self.n_classes is not None else max(2, int(y.max()) + 1)
@@ -197,6 +301,8 @@ class LogisticRegression(_Classifier):
     mu : float, default 0.0
         FedProx proximal strength.
     seed : int, default 0
+    dp : DPSGD or None, default None
+        Train with DP-SGD (record-level privacy).
 
     Examples
     --------
@@ -206,11 +312,11 @@ class LogisticRegression(_Classifier):
     [0, 0, 1, 1]
     """
 
-    _fields = ("n_classes", "lr", "epochs", "batch_size")
-
     def __init__(self, *, n_classes: int | None = None, lr: float = 0.1, epochs: int = 1,
-                 batch_size: int = 32, l2: float = 0.0, mu: float = 0.0, seed: int = 0) -> None:
-        super().__init__(n_classes=n_classes, lr=lr, epochs=epochs, batch_size=batch_size, mu=mu, seed=seed)
+                 batch_size: int = 32, l2: float = 0.0, mu: float = 0.0, seed: int = 0,
+                 dp: DPSGD | None = None) -> None:
+        super().__init__(n_classes=n_classes, lr=lr, epochs=epochs, batch_size=batch_size, mu=mu, seed=seed,
+                         dp=dp)
         self.l2 = l2
 
     def init_parameters(self, n_features, n_outputs):
@@ -229,15 +335,13 @@ class LogisticRegression(_Classifier):
         W, b = self.params_
         return [X @ W + b]
 
-    def _gradients(self, Xb, yb):
+    def _factors(self, Xb, yb):
         W, b = self.params_
-        err = _softmax(Xb @ W + b)
-        err[np.arange(len(yb)), yb] -= 1.0
-        err /= len(yb)
-        gW = Xb.T @ err
-        if self.l2:
-            gW += self.l2 * W
-        return [gW, err.sum(axis=0)]
+        err = self._errors(Xb @ W + b, yb)
+        return [(Xb, err), (None, err)]
+
+    def _penalty_gradients(self):
+        return [self.l2 * self.params_[0] if self.l2 else None, None]
 
 
 class MLPClassifier(_Classifier):
@@ -249,7 +353,7 @@ class MLPClassifier(_Classifier):
     ----------
     hidden : int, default 32
         Hidden units.
-    n_classes, lr, epochs, batch_size, mu, seed
+    n_classes, lr, epochs, batch_size, mu, seed, dp
         As for :class:`LogisticRegression` (``lr`` default 0.05).
 
     Examples
@@ -259,11 +363,11 @@ class MLPClassifier(_Classifier):
     1.0
     """
 
-    _fields = ("hidden", "n_classes", "lr", "epochs", "batch_size")
-
     def __init__(self, *, hidden: int = 32, n_classes: int | None = None, lr: float = 0.05,
-                 epochs: int = 1, batch_size: int = 32, mu: float = 0.0, seed: int = 0) -> None:
-        super().__init__(n_classes=n_classes, lr=lr, epochs=epochs, batch_size=batch_size, mu=mu, seed=seed)
+                 epochs: int = 1, batch_size: int = 32, mu: float = 0.0, seed: int = 0,
+                 dp: DPSGD | None = None) -> None:
+        super().__init__(n_classes=n_classes, lr=lr, epochs=epochs, batch_size=batch_size, mu=mu, seed=seed,
+                         dp=dp)
         self.hidden = hidden
 
     def init_parameters(self, n_features, n_outputs):
@@ -279,14 +383,12 @@ class MLPClassifier(_Classifier):
         h = np.maximum(X @ W1 + b1, 0.0)
         return [h, h @ W2 + b2]
 
-    def _gradients(self, Xb, yb):
-        W1, b1, W2, b2 = self.params_
+    def _factors(self, Xb, yb):
+        W2 = self.params_[2]
         h, z = self._logits(Xb)
-        err = _softmax(z)
-        err[np.arange(len(yb)), yb] -= 1.0
-        err /= len(yb)
+        err = self._errors(z, yb)
         dh = (err @ W2.T) * (h > 0)
-        return [Xb.T @ dh, dh.sum(axis=0), h.T @ err, err.sum(axis=0)]
+        return [(Xb, dh), (None, dh), (h, err), (None, err)]
 
 
 class LinearRegression(Model):
@@ -301,6 +403,8 @@ class LinearRegression(Model):
     batch_size : int, default 32
     mu : float, default 0.0
     seed : int, default 0
+    dp : DPSGD or None, default None
+        Train with DP-SGD (record-level privacy).
 
     Examples
     --------
@@ -311,8 +415,8 @@ class LinearRegression(Model):
     """
 
     def __init__(self, *, lr: float = 0.05, epochs: int = 1, batch_size: int = 32,
-                 mu: float = 0.0, seed: int = 0) -> None:
-        super().__init__(lr=lr, epochs=epochs, batch_size=batch_size, mu=mu, seed=seed)
+                 mu: float = 0.0, seed: int = 0, dp: DPSGD | None = None) -> None:
+        super().__init__(lr=lr, epochs=epochs, batch_size=batch_size, mu=mu, seed=seed, dp=dp)
 
     def init_parameters(self, n_features, n_outputs=1):
         self.params_ = [np.zeros(n_features), np.zeros(())]
@@ -328,9 +432,9 @@ class LinearRegression(Model):
         w, b = self.params_
         return np.asarray(X, dtype=np.float64) @ w + b
 
-    def _gradients(self, Xb, yb):
-        err = (self.predict(Xb) - yb) / len(yb)
-        return [Xb.T @ err, np.asarray(err.sum())]
+    def _factors(self, Xb, yb):
+        err = self.predict(Xb) - yb
+        return [(Xb, err), (None, err)]
 
     def evaluate(self, X, y):
         X, y = self._prepare(X, y)
@@ -345,8 +449,9 @@ def make_model(name: str, **options) -> Model:
 
     Examples
     --------
-    >>> make_model("logistic", lr=0.05)
-    LogisticRegression(n_classes=None, lr=0.05, epochs=1, batch_size=32)
+    >>> make_model("logistic", lr=0.05)  # doctest: +NORMALIZE_WHITESPACE
+    LogisticRegression(n_classes=None, lr=0.05, epochs=1, batch_size=32, l2=0.0, mu=0.0, seed=0,
+                       dp=None)
     """
     if name == "mf":
         from meshkit._federation.recommender import MatrixFactorization
