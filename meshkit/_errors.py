@@ -15,8 +15,7 @@ that carries more than its message declares it as a keyword argument of its cons
     │   └── ConcurrentWriteError  another writer committed first; nothing was changed
     ├── FederationError           bad parameters, shapes or weights for aggregation/rounds
     │   ├── NotEnoughDomainsError fewer domains answered than the round needs
-    │   └── PrivacyBudgetError    the next round would pass the privacy budget
-    │                             [epsilon_spent, epsilon_next, max_epsilon, rounds]
+    │   └── PrivacyBudgetError    over budget [epsilon_spent, epsilon_next, max_epsilon, rounds]
     ├── ConsistencyError          products cannot be compared as asked, or disagree [report]
     │   └── SyncConflictError     conflicts under the "stop" sync policy [conflicts]
     ├── SecurityError             the security model refused or could not decide
