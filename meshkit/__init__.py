@@ -65,7 +65,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "weighted_metrics", "DPFedAvg", "clip_updates", "dp_epsilon", "LocalResult",
         "train_centralized", "train_local", "Attack", "SignFlip", "Scaling", "GaussianNoise",
         "LabelFlip", "Overflow", "Collude", "ATTACKS", "robustness_table", "load_model",
-        "verify_model", "parameters_digest",
+        "verify_model", "parameters_digest", "SecureAggregation", "secure_sum", "SecAggResult",
     ),
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
     "meshkit._consistency": (

@@ -18,7 +18,9 @@ Small modules with one job each:
 * :mod:`~meshkit._federation.byzantine` -- simulated Byzantine domains and the table of robust
   rules against attacks;
 * :mod:`~meshkit._federation.provenance` -- each round's audit record, saved models verifiable
-  against the log.
+  against the log;
+* :mod:`~meshkit._federation.secagg` -- secure aggregation (Bonawitz et al. 2017 on the SecAgg+
+  graph): :class:`SecureAggregation`, ``aggregate(..., secure=True)``, ``run_federated(secure=True)``.
 """
 
 from meshkit._federation._base import Params, clone
@@ -36,6 +38,7 @@ from meshkit._federation.provenance import load_model, parameters_digest, verify
 from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
 from meshkit._federation.rules import krum_scores, pairwise_sq_distances
+from meshkit._federation.secagg import SecAggResult, SecureAggregation, secure_sum
 from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMean,
                                            FedMedian, FedProx, FedTrimmedAvg, FedYogi, Krum, MultiKrum, Strategy,
                                            get_strategy)
@@ -56,4 +59,5 @@ __all__ = [
     "LocalResult", "train_centralized", "train_local",
     "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow", "Collude", "ATTACKS",
     "robustness_table", "load_model", "verify_model", "parameters_digest",
+    "SecureAggregation", "secure_sum", "SecAggResult",
 ]
