@@ -38,7 +38,7 @@ from meshkit._federation.provenance import load_model, parameters_digest, verify
 from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
 from meshkit._federation.rules import krum_scores, pairwise_sq_distances
-from meshkit._federation.secagg import SecAggResult, SecureAggregation, secure_sum
+from meshkit._federation.secagg import SecAggDomain, SecAggResult, SecAggServer, SecureAggregation, secure_sum
 from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMean,
                                            FedMedian, FedProx, FedTrimmedAvg, FedYogi, Krum, MultiKrum, Strategy,
                                            get_strategy)
@@ -59,5 +59,5 @@ __all__ = [
     "LocalResult", "train_centralized", "train_local",
     "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow", "Collude", "ATTACKS",
     "robustness_table", "load_model", "verify_model", "parameters_digest",
-    "SecureAggregation", "secure_sum", "SecAggResult",
+    "SecureAggregation", "secure_sum", "SecAggResult", "SecAggServer", "SecAggDomain",
 ]

@@ -8,7 +8,8 @@ that before a round and states the quantization bound.
 
 The bound: each encoded value is off by at most ``2**-(frac_bits + 1)`` (rounding to nearest),
 so a sum of ``m`` encodings decodes to within ``m * 2**-(frac_bits + 1)`` of the sum of the
-clipped values, per coordinate.
+clipped values, per coordinate, plus the one rounding of the decoded integer to float64
+(relative ``2**-53``).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class FixedPoint:
         return RING_DTYPES[self.ring_bits]
 
     def error_bound(self, count: int) -> float:
-        """Largest per-coordinate error of a decoded sum of ``count`` encodings (clipping aside)."""
+        """Largest per-coordinate error of a decoded sum of ``count`` encodings (clipping aside;
+        plus the float64 rounding of the result, relative ``2**-53``)."""
         return count * 2.0 ** -(self.frac_bits + 1)
 
     def encode(self, x: np.ndarray) -> np.ndarray:
