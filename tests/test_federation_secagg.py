@@ -251,6 +251,16 @@ def test_a_masked_input_is_indistinguishable_from_uniform(ring_bits):
                                        minlength=256)).pvalue < ALPHA
 
 
+def test_the_prg_is_the_chacha20_keystream_of_rfc_8439():
+    from meshkit._federation.secagg.crypto import prg
+
+    # RFC 8439, appendix A.1, test vector #1: all-zero key and nonce, block counter 0
+    block = bytes.fromhex("76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7"
+                          "da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586")
+    assert prg(bytes(32), 8, np.uint64).tolist() == np.frombuffer(block, dtype="<u8").tolist()
+    assert prg(bytes(32), 16, np.uint32).tolist() == np.frombuffer(block, dtype="<u4").tolist()
+
+
 # -- the neighbour graph ---------------------------------------------------------------------
 def test_the_neighbour_graph_is_regular_symmetric_and_fresh_each_round():
     names = [f"d{i:03d}" for i in range(100)]
