@@ -14,5 +14,5 @@ from meshkit._federation.secagg.graph import default_degree, neighbour_graph
 from meshkit._federation.secagg.protocol import SecAggDomain, SecAggResult, SecAggServer, secure_sum
 from meshkit._federation.secagg.strategy import SecureAggregation
 
-__all__ = ["SecureAggregation", "FixedPoint", "SecAggDomain", "SecAggServer", "SecAggResult", "secure_sum", "neighbour_graph",
-           "default_degree"]
+__all__ = ["SecureAggregation", "FixedPoint", "SecAggDomain", "SecAggServer", "SecAggResult", "secure_sum",
+           "neighbour_graph", "default_degree"]

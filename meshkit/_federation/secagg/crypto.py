@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from meshkit._errors import IntegrityError
 
 __all__ = ["KeyPair", "derive_key", "prg", "encrypt_share", "decrypt_share", "split_secret",
-           "combine_secret", "private_bytes", "private_from_bytes", "mask_key_from_seed"]
+           "combine_secret", "mask_key_from_seed", "agree"]
 
 _RAW = serialization.Encoding.Raw
 
@@ -51,15 +51,6 @@ class KeyPair:
 def mask_key_from_seed(seed: bytes) -> X25519PrivateKey:
     """The X25519 private key derived from a 16-byte seed (HKDF-SHA256, purpose-bound)."""
     return X25519PrivateKey.from_private_bytes(derive_key(seed, b"mask key pair", b""))
-
-
-def private_bytes(key: X25519PrivateKey) -> bytes:
-    """The 32 raw bytes of an X25519 private key."""
-    return key.private_bytes(_RAW, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-
-
-def private_from_bytes(raw: bytes) -> X25519PrivateKey:
-    return X25519PrivateKey.from_private_bytes(raw)
 
 
 def derive_key(secret: bytes, purpose: bytes, round_id: bytes) -> bytes:

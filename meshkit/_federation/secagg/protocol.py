@@ -5,14 +5,17 @@ The aggregator learns the sum of the domains' inputs and nothing else about any 
 sends ``y_i = x_i + PRG(b_i) + sum_{j in N(i)} ±PRG(s_ij) mod 2^k`` where ``x_i`` is its
 fixed-point encoded input (:mod:`.encoding`), ``b_i`` a fresh self-mask seed, ``s_ij`` the
 key it agrees with neighbour ``j`` by X25519 (``+`` when ``i < j``, ``-`` otherwise, so the
-pair's masks cancel in the sum). Before masking, ``i`` splits ``b_i`` and its mask private
-key into ``t``-of-``h`` Shamir shares for its ``h`` holders (its neighbours and itself) and
+pair's masks cancel in the sum). Before masking, ``i`` splits ``b_i`` and the 16-byte seed
+of its mask private key into ``t``-of-``h`` Shamir shares for its ``h`` holders (its neighbours and itself) and
 sends them encrypted and authenticated under pairwise keys. When the inputs are in, each
 surviving domain hands the server the shares of the survivors' ``b`` and of the dropped
 domains' mask keys -- never both for one domain -- and the server removes the self masks
 and the dangling pairwise masks. A round completes as long as, for every domain whose
 secret is needed, ``t`` of its holders answer the last step: with the complete graph
 (``neighbours >= n - 1``), up to ``n - t`` domains may drop out after sending their keys.
+On the SecAgg+ graph each domain has ``k = O(log n)`` neighbours, so a round costs
+``O(n log n)`` mask expansions and shares instead of ``O(n^2)``; the drop-outs it tolerates
+are then counted per neighbourhood (``t`` of each needed domain's ``k + 1`` holders).
 
 :class:`SecAggDomain` and :class:`SecAggServer` are the two parties as explicit message
 steps (:mod:`.messages`), so that any transport can carry them; :func:`secure_sum` runs
