@@ -72,7 +72,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "accuracy_against_epsilon", "LocalResult", "train_centralized", "train_local",
         "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow",
         "Collude", "ATTACKS", "robustness_table", "load_model", "verify_model",
-        "parameters_digest",
+        "parameters_digest", "SecureAggregation", "secure_sum", "SecAggResult",
+        "SecAggServer", "SecAggDomain",
     ),
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
     "meshkit._consistency": (

@@ -23,7 +23,9 @@ Small modules with one job each:
 * :mod:`~meshkit._federation.byzantine` -- simulated Byzantine domains and the table of robust
   rules against attacks;
 * :mod:`~meshkit._federation.provenance` -- each round's audit record, saved models verifiable
-  against the log.
+  against the log;
+* :mod:`~meshkit._federation.secagg` -- secure aggregation (Bonawitz et al. 2017 on the SecAgg+
+  graph): :class:`SecureAggregation`, ``aggregate(..., secure=True)``, ``run_federated(secure=True)``.
 """
 
 from meshkit._federation._base import Params, clone
@@ -43,6 +45,7 @@ from meshkit._federation.privacy import DPAdaptiveClipping, DPFedAvg, DPFixedCli
 from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import DomainClient, History, run_federated, weighted_metrics
 from meshkit._federation.rules import krum_scores, pairwise_sq_distances
+from meshkit._federation.secagg import SecAggDomain, SecAggResult, SecAggServer, SecureAggregation, secure_sum
 from meshkit._federation.strategies import (STRATEGIES, Bulyan, FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMean,
                                            FedMedian, FedProx, FedTrimmedAvg, FedYogi, Krum, MultiKrum, Strategy,
                                            get_strategy)
@@ -65,4 +68,5 @@ __all__ = [
     "LocalResult", "train_centralized", "train_local",
     "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow", "Collude", "ATTACKS",
     "robustness_table", "load_model", "verify_model", "parameters_digest",
+    "SecureAggregation", "secure_sum", "SecAggResult", "SecAggServer", "SecAggDomain",
 ]

@@ -12,13 +12,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from meshkit._errors import FederationError
+from meshkit._federation._base import clone
 from meshkit._federation._params import check_weights
+from meshkit._federation.secagg import SecureAggregation
 from meshkit._federation.strategies import STRATEGIES, strategy_class
 
 __all__ = ["aggregate"]
 
 
-def aggregate(thetas, weights=None, method: str = "fedavg", **options) -> list[np.ndarray]:
+def aggregate(thetas, weights=None, method: str = "fedavg", *, secure=False, **options) -> list[np.ndarray]:
     r"""Aggregate the domains' parameters into one global parameter list.
 
     Parameters
@@ -58,6 +60,12 @@ def aggregate(thetas, weights=None, method: str = "fedavg", **options) -> list[n
 
         Krum, Multi-Krum and Bulyan compute distances in float64 and never choose a
         domain whose score is not finite (a domain sending 1e200 is infinitely far).
+    secure : bool or SecureAggregation, default False
+        ``True`` runs the rule under secure aggregation
+        (:class:`~meshkit._federation.secagg.SecureAggregation` with its defaults; pass an
+        instance to choose its parameters): the aggregator learns only the weighted sum,
+        equal to the plain rule within the fixed-point bound. Only ``"fedavg"`` and
+        ``"mean"`` (rules of the sum) can run this way.
     **options
         The rule's parameters listed above; others are refused.
 
@@ -72,7 +80,7 @@ def aggregate(thetas, weights=None, method: str = "fedavg", **options) -> list[n
         Empty input, different array counts or shapes between domains, NaN or infinite
         parameters, zero/negative weights, unknown methods or options, stateful server
         optimizers (they need the current model: use them in ``run_federated``), ``f`` too
-        large.
+        large, a robust rule with ``secure``.
 
     Examples
     --------
@@ -82,6 +90,8 @@ def aggregate(thetas, weights=None, method: str = "fedavg", **options) -> list[n
     [array([2.5, 5. ]), array([3.])]
     >>> aggregate([a, b, b], method="median")[0]
     array([3., 6.])
+    >>> np.round(aggregate([a, b], weights=[1, 3], secure=True)[0], 9)
+    array([2.5, 5. ])
     """
     cls = strategy_class(method)
     if cls.stateful:
@@ -108,4 +118,12 @@ def aggregate(thetas, weights=None, method: str = "fedavg", **options) -> list[n
                               expected="parameters from at least one domain", found="0 domains")
     weights = check_weights(weights, len(thetas), names=names)  # refused for every rule alike
     strategy = cls(**options)
+    if secure is not False:
+        if secure is True:
+            strategy = SecureAggregation(strategy)
+        elif isinstance(secure, SecureAggregation):
+            strategy = clone(secure).set_params(strategy=strategy)
+        else:
+            raise FederationError("bad secure option", where="secure",
+                                  expected="False, True or a SecureAggregation", found=repr(secure))
     return strategy.aggregate_fit(0, None, list(zip(thetas, weights)), names=names)

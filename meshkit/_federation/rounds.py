@@ -23,6 +23,7 @@ from meshkit._federation import provenance
 from meshkit._federation._base import clone
 from meshkit._federation.data import DomainData
 from meshkit._federation.models import Model
+from meshkit._federation.secagg import SecureAggregation
 from meshkit._federation.strategies import FedAvg, Strategy
 
 __all__ = ["DomainClient", "History", "run_federated", "weighted_metrics"]
@@ -203,7 +204,7 @@ def _check_answer(name, params, n_examples, current) -> None:
 def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, rounds: int = 10,
                   fraction: float = 1.0, local_epochs: int = 1, min_available: int = 1,
                   seed: int = 0, progress: bool = True, clients=None, attack=None, attacked=(),
-                  audit=None) -> History:
+                  audit=None, secure=False) -> History:
     """Run federated training and return its :class:`History`.
 
     Parameters
@@ -238,6 +239,12 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
         (:func:`~meshkit._federation.provenance.round_record`), and a checkpoint is signed
         after the last round (``History.checkpoint``), so that :meth:`History.save_model`
         names it.
+    secure : bool or SecureAggregation, default False
+        ``True`` aggregates every round under secure aggregation
+        (:class:`~meshkit._federation.secagg.SecureAggregation` around ``strategy``; pass an
+        instance to choose its parameters): the server sees only the sum of the answers.
+        ``strategy`` must then be FedAvg-like, a server optimizer or a fixed-clipping DP
+        wrapper (the noise is then added centrally, after unmasking).
 
     Returns
     -------
@@ -262,6 +269,14 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
     from tqdm.auto import tqdm
 
     strategy = FedAvg() if strategy is None else strategy
+    if secure is not False:
+        if secure is True:
+            strategy = SecureAggregation(strategy)
+        elif isinstance(secure, SecureAggregation):
+            strategy = clone(secure).set_params(strategy=strategy)
+        else:
+            raise FederationError("bad secure option", where="secure",
+                                  expected="False, True or a SecureAggregation", found=repr(secure))
     if clients is None:
         if not datasets:
             raise FederationError("no domains to train", where="datasets", expected="at least one domain",
