@@ -67,6 +67,7 @@ FORMAT = "meshkit-pme-v1"
 CIPHER = "Parquet Modular Encryption (AES_GCM_V1, 256-bit data keys)"
 _BINDING = "meshkit.binding"
 _KEY_MATERIAL_PREFIX = "_KEY_MATERIAL_FOR_"
+_MAGIC = b"PARE"
 
 # pyarrow's decryption keeps our Python KMS client in a reference cycle; freed during
 # interpreter teardown its C++ side aborts the process. Collect cycles while Python is whole.
@@ -219,10 +220,11 @@ def _integrity(where: str, exc: BaseException) -> IntegrityError:
 
 
 def read_encrypted(path: str | os.PathLike, keyset, product: str, *, columns=None,
-                   allowed=None, where: str | None = None) -> tuple[dict, pa.Table]:
+                   allowed=None, check=None, where: str | None = None) -> tuple[dict, pa.Table]:
     """Decrypt file ``path``: its authenticated binding and ``columns`` (all when ``None``).
 
-    Only keys whose role is in ``allowed`` are unwrapped (``None``: all). Raises
+    Only keys whose role is in ``allowed`` are unwrapped (``None``: all). ``check(binding)``
+    runs after the footer authenticates and before any column is decrypted. Raises
     :class:`IntegrityError` when the footer, a page or a key fails to authenticate, or the
     file or its key material is missing. Everything is decrypted in memory; the file handle
     and the keys are released before returning.
@@ -231,10 +233,13 @@ def read_encrypted(path: str | os.PathLike, keyset, product: str, *, columns=Non
     factory = _factory(keyset, product, allowed)
     pf = None
     try:
+        _check_magic(path, where)
         props = factory.file_decryption_properties(pe.KmsConnectionConfig(),
                                                    parquet_file_path=str(path))
         pf = pq.ParquetFile(str(path), decryption_properties=props)
         binding = _binding(pf, where)
+        if check is not None:
+            check(binding)
         return binding, pf.read(columns=columns)
     except (IntegrityError, _NotAllowed):
         raise
@@ -249,6 +254,21 @@ def read_encrypted(path: str | os.PathLike, keyset, product: str, *, columns=Non
             pf.close()
         del pf
         factory.remove_cache_entries_for_all_tokens()
+
+
+def _check_magic(path, where: str) -> None:
+    """An encrypted-footer Parquet file starts and ends with ``PARE`` (the magic bytes are
+    the only bytes PME does not authenticate)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(size - 4, 0))
+        tail = fh.read(4)
+    if head != _MAGIC or tail != _MAGIC or size < 12:
+        raise IntegrityError("encrypted data file failed authentication: not an encrypted-"
+                             "footer Parquet file", where=where,
+                             expected="PARE at both ends", found=f"{head!r} ... {tail!r}")
 
 
 def _binding(pf: pq.ParquetFile, where: str) -> dict:

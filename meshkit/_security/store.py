@@ -485,9 +485,9 @@ class SecureStore:
                                      "differs from the Delta log's", where=fwhere,
                                      expected=f"{f['size_bytes']} bytes",
                                      found=f"{path.stat().st_size} bytes")
-            binding, table = read_encrypted(path, keyset, info.name, columns=select,
-                                            allowed=allowed, where=fwhere)
-            self._check_binding(binding, info, f, manifest, fwhere)
+            binding, table = read_encrypted(
+                path, keyset, info.name, columns=select, allowed=allowed, where=fwhere,
+                check=lambda b, f=f, w=fwhere: self._check_binding(b, info, f, manifest, w))
             frame = pl.from_arrow(table)
             if not isinstance(frame, pl.DataFrame):
                 frame = frame.to_frame()
