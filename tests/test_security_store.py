@@ -295,7 +295,7 @@ def test_concurrent_publishers_each_get_their_own_readable_version(tmp_path):
         print(pub.version)
     """)
     SecureStore(root, _world(tmp_path)[0])  # the folder exists; the table does not yet
-    procs = [_run([publisher, str(root), str(w)]) for w in range(4)]
+    procs = [_run([publisher, str(root), str(w)]) for w in range(6)]
     reported = {}
     for w, p in enumerate(procs):
         out, err = p.communicate(timeout=120)
@@ -341,3 +341,13 @@ def test_killed_process_leaves_no_plaintext_and_the_store_opens(tmp_path, role):
                 assert not any(s in data for s in sample), path
     reopened = SecureStore(root, _world(tmp_path)[0])
     assert reopened.read("customers", cleo).height == len(secrets)
+
+
+def test_a_deleted_newest_version_is_caught_by_a_new_store_from_the_audit_log(tmp_path):
+    model, store, cleo = _world(tmp_path)
+    store.publish("customers", FRAME, cleo)
+    store.publish("customers", FRAME.head(1), cleo)
+    store.manifest_path("customers", 1).unlink()
+    again = SecureStore(tmp_path / "secure", model)  # a fresh store: it knows from the audit
+    with pytest.raises(IntegrityError, match="newest version was deleted"):
+        again.read("customers", cleo)

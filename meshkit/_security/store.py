@@ -73,6 +73,7 @@ __all__ = ["SecureStore", "SecurePublication"]
 _PUBLISH_KEY = "meshkit.publish"
 _COMMIT_ATTEMPTS = 200  # a publish retries its commit onto newer versions this many times
 _DAY_HOURS = 24
+_STALE_CREATE = 30  # seconds after which a creation marker left by a killed publisher is taken over
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class SecureStore:
             deterministic = {c for info in model.products.values() for c in info.pii_columns
                              if seen.get(c, 0) > 1}
         self.deterministic = set(deterministic)
-        self._newest: dict[str, int] = {}  # newest version this store published or restored
+        self._newest: dict[str, int] | None = None  # newest published version, per product
 
     def __repr__(self) -> str:
         listed = ", ".join(f"{i.name}@v{v[-1]}" for i in self.model.products.values()
@@ -265,15 +266,29 @@ class SecureStore:
         if not known:
             raise StoreError("no version published", where=f"product {info.name!r}",
                              expected="a published version", found="none")
-        newest = self._newest.get(info.name, -1)
+        newest = self._newest_known().get(info.name, -1)
         if known[-1] < newest:
             raise IntegrityError("the Delta log ends before the newest version published: "
                                  "the newest version was deleted", where=f"product {info.name!r}",
                                  expected=f"version {newest}", found=f"log ends at v{known[-1]}")
         return known[-1]
 
+    def _newest_known(self) -> dict[str, int]:
+        """The newest version of each product that the audit log (and this store) saw
+        published or restored: a Delta log ending before it lost its newest version."""
+        if self._newest is None:
+            newest: dict[str, int] = {}
+            for r in self.model.audit.records():
+                if r.get("event") in ("published", "restored") and "product" in r:
+                    v = r.get("version")
+                    if isinstance(v, int):
+                        newest[r["product"]] = max(newest.get(r["product"], -1), v)
+            self._newest = newest
+        return self._newest
+
     def _saw(self, name: str, version: int) -> None:
-        self._newest[name] = max(self._newest.get(name, -1), version)
+        newest = self._newest_known()
+        newest[name] = max(newest.get(name, -1), version)
 
     def _encryption_layer(self, info, version) -> Layer:
         if not self.versions(info.name):
@@ -372,8 +387,8 @@ class SecureStore:
         for _ in range(_COMMIT_ATTEMPTS):
             try:
                 if not DeltaTable.is_deltatable(uri):
-                    create_table_with_add_actions(uri, schema, [add], mode="error",
-                                                  commit_properties=props)
+                    if not self._create(uri, schema, add, props):
+                        continue  # another publisher created it: commit on top of theirs
                 else:
                     DeltaTable(uri).create_write_transaction([add], "overwrite", schema,
                                                              commit_properties=props)
@@ -392,13 +407,54 @@ class SecureStore:
                              where=f"product {info.name!r}",
                              expected=f"a commit within {_COMMIT_ATTEMPTS} attempts",
                              found=str(last).split("\n")[0])
-        for entry in sorted(DeltaTable(uri).history(), key=lambda e: -e["version"]):
-            raw = entry.get(_PUBLISH_KEY)
-            if raw and json.loads(raw).get("publish_id") == record["publish_id"]:
-                return entry["version"]
+        # the commit's own log entry says its version (deltalake's history() numbers
+        # entries from a snapshot that a concurrent commit can shift)
+        log = path.parent / "_delta_log"
+        commits = sorted((p for p in log.glob("*.json") if p.stem.isdigit()),
+                         key=lambda p: -int(p.stem))
+        for entry in commits:
+            for line in entry.read_text().splitlines():
+                info = json.loads(line).get("commitInfo") or {}
+                raw = info.get(_PUBLISH_KEY)
+                if raw and json.loads(raw).get("publish_id") == record["publish_id"]:
+                    return int(entry.stem)
         raise IntegrityError("the committed publish is not in the Delta log",
                              where=f"product {info.name!r}", expected=record["publish_id"],
                              found="no such commit")
+
+    @staticmethod
+    def _create(uri: str, schema: DeltaSchema, add: AddAction, props) -> bool:
+        """Create the table with ``add`` as version 0; False when another publisher did.
+
+        deltalake's table creation is not atomic against a concurrent creation (both
+        succeed and the second commit replaces the first), so creators take an exclusive
+        marker file first (``O_EXCL``); the others wait for the table. A marker older than
+        ``_STALE_CREATE`` seconds (its creator was killed) is taken over.
+        """
+        marker = Path(uri) / ".meshkit-creating"
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            deadline = time.monotonic() + _STALE_CREATE
+            while time.monotonic() < deadline:
+                if DeltaTable.is_deltatable(uri):
+                    return False
+                time.sleep(0.02)
+            try:
+                if time.time() - marker.stat().st_mtime > _STALE_CREATE:
+                    marker.unlink()
+            except FileNotFoundError:
+                pass
+            return False
+        os.close(fd)
+        try:
+            if DeltaTable.is_deltatable(uri):
+                return False
+            create_table_with_add_actions(uri, schema, [add], mode="error",
+                                          commit_properties=props)
+            return True
+        finally:
+            marker.unlink(missing_ok=True)
 
     def protect(self, source, identities: dict, *, now=None) -> pl.DataFrame:
         """Publish the latest version of every product, each as its owner.
