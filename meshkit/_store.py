@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -45,10 +44,10 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 
 from meshkit._errors import ConcurrentWriteError, DataError, StoreError
+from meshkit._names import PRODUCT_NAME, check_product_name
 
 __all__ = ["ProductStore", "Publication"]
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
 _QUALITY_KEY = "meshkit.quality"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _REFUSED = {
@@ -200,11 +199,7 @@ class ProductStore:
 
     # ----------------------------------------------------------------- naming and lookup
     def _path(self, name: str) -> Path:
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise StoreError("invalid product name", where=f"product {name!r}",
-                             expected="1-128 letters, digits, '_' or '-', not starting with '-'",
-                             found=repr(name))
-        return self.root / name
+        return self.root / check_product_name(name)
 
     def _table(self, name: str, version: int | None = None) -> DeltaTable:
         path = self._path(name)
@@ -223,7 +218,7 @@ class ProductStore:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if _NAME.match(p.name) and DeltaTable.is_deltatable(str(p)))
+                      if PRODUCT_NAME.match(p.name) and DeltaTable.is_deltatable(str(p)))
 
     def table_uri(self, name: str) -> str:
         """The location of the product's Delta table (for ``DeltaTable(...).merge``)."""
