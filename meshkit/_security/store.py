@@ -530,9 +530,9 @@ class SecureStore:
         allowed = {"footer", "data"} | {pii_role(c) for c in select if c in modes}
         keyset = self.model.keysets[info.domain]
         frames = []
-        for f in self._files(info, version):
+        for number, f in enumerate(self._files(info, version)):
             path = self.root / info.domain / info.name / f["path"]
-            fwhere = f"{where} file {f['path']}"
+            fwhere = f"{where} file {number}"  # not its random name: messages stay stable
             if not path.exists():
                 raise IntegrityError("a data file the Delta log lists is missing (deleted?)",
                                      where=fwhere, expected="the file", found="nothing")
