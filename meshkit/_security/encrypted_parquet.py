@@ -47,6 +47,7 @@ import atexit
 import base64
 import binascii
 import gc
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -60,7 +61,7 @@ from meshkit._errors import IntegrityError, SecurityError
 from meshkit._security.keys import WrappedKey
 
 __all__ = ["FORMAT", "CIPHER", "KeysetKmsClient", "master_key_id", "pii_role", "key_material_path",
-           "write_encrypted", "read_encrypted",
+           "write_encrypted", "read_encrypted", "tail_digest",
            "rotate_file_keys", "wrapping_key_ids"]
 
 FORMAT = "meshkit-pme-v1"
@@ -220,11 +221,13 @@ def _integrity(where: str, exc: BaseException) -> IntegrityError:
 
 
 def read_encrypted(path: str | os.PathLike, keyset, product: str, *, columns=None,
-                   allowed=None, check=None, where: str | None = None) -> tuple[dict, pa.Table]:
+                   allowed=None, check=None, tail_sha256: str | None = None,
+                   where: str | None = None) -> tuple[dict, pa.Table]:
     """Decrypt file ``path``: its authenticated binding and ``columns`` (all when ``None``).
 
     Only keys whose role is in ``allowed`` are unwrapped (``None``: all). ``check(binding)``
-    runs after the footer authenticates and before any column is decrypted. Raises
+    runs after the footer authenticates and before any column is decrypted; ``tail_sha256``
+    (:func:`tail_digest` at write time) is checked first when given. Raises
     :class:`IntegrityError` when the footer, a page or a key fails to authenticate, or the
     file or its key material is missing. Everything is decrypted in memory; the file handle
     and the keys are released before returning.
@@ -234,6 +237,11 @@ def read_encrypted(path: str | os.PathLike, keyset, product: str, *, columns=Non
     pf = None
     try:
         _check_magic(path, where)
+        if tail_sha256 is not None and tail_digest(path, where=where) != tail_sha256:
+            raise IntegrityError("encrypted data file failed authentication: its footer "
+                                 "framing differs from the one recorded at publish",
+                                 where=where, expected=f"tail sha256 {tail_sha256[:16]}...",
+                                 found="another digest")
         props = factory.file_decryption_properties(pe.KmsConnectionConfig(),
                                                    parquet_file_path=str(path))
         pf = pq.ParquetFile(str(path), decryption_properties=props)
@@ -254,6 +262,32 @@ def read_encrypted(path: str | os.PathLike, keyset, product: str, *, columns=Non
             pf.close()
         del pf
         factory.remove_cache_entries_for_all_tokens()
+
+
+def tail_digest(path: str | os.PathLike, *, where: str | None = None) -> str:
+    """SHA-256 (hex) of the file's tail: the plaintext ``FileCryptoMetaData``, the encrypted
+    footer, their length and the magic.
+
+    PME authenticates every page and the footer, but not the Thrift framing of the
+    plaintext ``FileCryptoMetaData``, where a few flipped bits are parsed leniently. The
+    store records this digest in the Delta log at publish and checks it on every read, so
+    every bit of the file is covered without hashing the (large) column data.
+    """
+    where = where or Path(path).name
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size < 12:
+            raise IntegrityError("encrypted data file is too short", where=where,
+                                 expected="at least 12 bytes", found=f"{size} bytes")
+        fh.seek(size - 8)
+        length = int.from_bytes(fh.read(4), "little")
+        if length + 12 > size:
+            raise IntegrityError("encrypted data file failed authentication: footer length "
+                                 "out of range", where=where, expected=f"< {size - 12}",
+                                 found=length)
+        fh.seek(size - 8 - length)
+        return hashlib.sha256(fh.read(length + 8)).hexdigest()
 
 
 def _check_magic(path, where: str) -> None:

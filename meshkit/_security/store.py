@@ -63,7 +63,7 @@ from meshkit._errors import DataError, IntegrityError, MeshkitError, StoreError
 from meshkit._names import check_product_name
 from meshkit._security.columns import tokenize_values
 from meshkit._security.encrypted_parquet import (CIPHER, FORMAT, key_material_path, pii_role,
-                                                 read_encrypted, rotate_file_keys,
+                                                 read_encrypted, rotate_file_keys, tail_digest,
                                                  wrapping_key_ids, write_encrypted)
 from meshkit._security.model import Decision, Layer, SecurityModel
 from meshkit._security.policy import _filter_columns, apply_access
@@ -362,6 +362,7 @@ class SecureStore:
         record = {**binding, "rows": rows, "cipher": CIPHER}
         del record["file"]
         record["files"] = [name]
+        record["tail_sha256"] = {name: tail_digest(path)}
         try:
             version = self._commit(info, path, rows, delta_schema, record)
         except BaseException:
@@ -543,6 +544,7 @@ class SecureStore:
                                      found=f"{path.stat().st_size} bytes")
             binding, table = read_encrypted(
                 path, keyset, info.name, columns=select, allowed=allowed, where=fwhere,
+                tail_sha256=(manifest.get("tail_sha256") or {}).get(f["path"], "missing"),
                 check=lambda b, f=f, w=fwhere: self._check_binding(b, info, f, manifest, w))
             frame = pl.from_arrow(table)
             if not isinstance(frame, pl.DataFrame):
