@@ -351,3 +351,24 @@ def test_a_deleted_newest_version_is_caught_by_a_new_store_from_the_audit_log(tm
     again = SecureStore(tmp_path / "secure", model)  # a fresh store: it knows from the audit
     with pytest.raises(IntegrityError, match="newest version was deleted"):
         again.read("customers", cleo)
+
+
+@pytest.mark.slow
+def test_every_single_byte_flip_of_a_small_file_fails(tmp_path):
+    model, store, cleo = _world(tmp_path)
+    store.publish("customers", FRAME.head(2), cleo)
+    path = store.files("customers", 0)[0]
+    original = path.read_bytes()
+    served = []
+    for offset in range(len(original)):
+        data = bytearray(original)
+        data[offset] ^= 0x10
+        path.write_bytes(bytes(data))
+        try:
+            store.read("customers", cleo)
+            served.append(offset)
+        except IntegrityError:
+            pass
+    path.write_bytes(original)
+    assert served == []
+    assert store.read("customers", cleo).equals(FRAME.head(2))
