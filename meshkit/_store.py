@@ -33,7 +33,6 @@ ProductStore(orders@v2)
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -47,10 +46,10 @@ from meshkit._contracts import validate
 from meshkit._display import Displayable, Heading, Table
 from meshkit._errors import ConcurrentWriteError, DataError, StoreError
 from meshkit._time import EPOCH, epoch_ms
+from meshkit._names import PRODUCT_NAME, check_product_name
 
 __all__ = ["ProductStore", "Publication"]
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
 _QUALITY_KEY = "meshkit.quality"
 _REFUSED = {
     pl.Object: "Object",
@@ -185,11 +184,7 @@ class ProductStore(Displayable):
 
     # ----------------------------------------------------------------- naming and lookup
     def _path(self, name: str) -> Path:
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise StoreError("invalid product name", where=f"product {name!r}",
-                             expected="1-128 letters, digits, '_' or '-', not starting with '-'",
-                             found=repr(name))
-        return self.root / name
+        return self.root / check_product_name(name)
 
     def _table(self, name: str, version: int | None = None) -> DeltaTable:
         path = self._path(name)
@@ -208,7 +203,7 @@ class ProductStore(Displayable):
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if _NAME.match(p.name) and DeltaTable.is_deltatable(str(p)))
+                      if PRODUCT_NAME.match(p.name) and DeltaTable.is_deltatable(str(p)))
 
     def table_uri(self, name: str) -> str:
         """The location of the product's Delta table (for ``DeltaTable(...).merge``)."""

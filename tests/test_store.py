@@ -199,7 +199,8 @@ def test_unknown_product_and_version_name_what_exists(store):
         store.read("orders", version=0, as_of="2020-01-01")
 
 
-@pytest.mark.parametrize("bad", ["../escape", "a/b", "", ".hidden", "-x", "x" * 200, None])
+@pytest.mark.parametrize("bad", ["../escape", "a/b", "", ".hidden", "-x", "x" * 200, None,
+                                 "_delta_log", "_x"])
 def test_product_names_cannot_escape_the_store(store, tmp_path, bad):
     with pytest.raises(StoreError, match="invalid product name"):
         store.publish(bad, orders(1))

@@ -4,15 +4,18 @@ Small modules, one job each:
 
 =============  ==========================================================================
 ``keys``       domain keysets (primary + older keys), rotation, sealing, demo key sources
-``streaming``  Cobblestone-128 streaming AEAD over files (flat memory)
+``encrypted_parquet``  the store's data files: Parquet Modular Encryption, keys wrapped by
+               a keyset through meshkit's KMS client, metadata bound in the footer
+``streaming``  Cobblestone-128 streaming AEAD over files (flat memory; not used by the store)
 ``envelope``   per-version data keys, contexts binding domain|product|version|schema hash
-``columns``    PII column protection: AES-SIV (joinable) or AES-GCM (randomized)
+``columns``    PII column protection: AES-SIV tokens (joinable) or AES-GCM values
 ``tokens``     principals, Ed25519 identities, JWTs pinned to ``alg: Ed25519``
 ``policy``     grants, denies, access requests; masks and row filters on polars frames
 ``audit``      RFC 6962 Merkle log, Ed25519-signed checkpoints, inclusion/consistency proofs,
                several writers under a file lock, witnesses that catch a log cut back
 ``model``      the :class:`Decision` and :func:`security`
-``store``      :class:`SecureStore`: the encrypted, audited read path
+``store``      :class:`SecureStore`: one encrypted Delta table per product, read only
+               through decisions
 ``posture``    the per-domain posture report
 =============  ==========================================================================
 

@@ -23,7 +23,7 @@ Examples
 >>> print(model.decide("orders", sam, "publish"))  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
 ALLOWED  publish orders by sam
   layer           passed  reason
-  encryption      yes     new versions are encrypted (Cobblestone-128) under a data key wrapped by sales-k1-...
+  encryption      yes     new versions are encrypted (Parquet Modular Encryption) under data keys wrapped by sales-k1-...
   authentication  yes     sam: Ed25519 token verified (aud meshkit)
   authorization   yes     sam owns domain sales
 columns: id, amount; masks: none; rows: all
@@ -329,8 +329,8 @@ class SecurityModel:
             return Layer("encryption", False, f"domain {info.domain} has no keyset")
         if action != "read":
             return Layer("encryption", True,
-                         f"new versions are encrypted (Cobblestone-128) under a data key "
-                         f"wrapped by {keyset.primary.key_id}")
+                         f"new versions are encrypted (Parquet Modular Encryption) under data "
+                         f"keys wrapped by {keyset.primary.key_id}")
         if self.store is None:
             return Layer("encryption", False, "no secure store holds this product")
         return self.store._encryption_layer(info, version)
