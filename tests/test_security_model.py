@@ -561,8 +561,9 @@ def test_grant_filters_on_unknown_columns_or_wrong_types_are_refused_at_build():
 def test_a_malformed_manifest_is_a_meshkit_error_and_the_attempt_is_audited(world):
     model, store, ids = world
     before = len(model.audit)
+    # a protected product's manifest is its Delta log entry
     store.manifest_path("customers", 0).write_text("{not json")
-    with pytest.raises(IntegrityError, match="not valid JSON"):
+    with pytest.raises(IntegrityError, match="Delta log cannot be read"):
         store.read("customers", ids["cleo"])
     assert len(model.audit) == before + 1
     entry = model.audit.records()[-1]
