@@ -18,7 +18,8 @@ from meshkit._federation.models import Model, make_model
 from meshkit._federation.recommender import MatrixFactorization
 from meshkit.tutorial.recommender import interaction_datasets
 
-__all__ = ["Setup", "prepare", "prepare_recommender", "compare_strategies", "domain_datasets"]
+__all__ = ["Setup", "prepare", "prepare_recommender", "compare_strategies", "domain_datasets",
+           "private_runs", "recommender_comparison"]
 
 
 @dataclass(repr=False)
@@ -201,3 +202,81 @@ def domain_datasets(scenario, *, test_size: float = 0.25, seed: int = 0,
     if standardize:
         federated_standardize(data)
     return data
+
+
+def private_runs(setup: Setup, noise_multipliers, *, clip_norm: float, rounds: int,
+                 fraction: float = 1.0, local_epochs: int = 1, seed: int = 0,
+                 delta: float = 1e-5) -> list[dict]:
+    """The same federated training once per noise multiplier, with DP-FedAvg.
+
+    Returns
+    -------
+    list of dict
+        One row per noise multiplier: ``noise_multiplier``, ``epsilon`` (at ``delta``, 2
+        decimals; ``None`` when unbounded) and the final metrics (4 decimals).
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> rows = private_runs(prepare(load_scenario("healthcare", scale=0.1)), [1.0],
+    ...                     clip_norm=0.5, rounds=2)
+    >>> rows[0]["noise_multiplier"], rows[0]["epsilon"] > 0
+    (1.0, True)
+    """
+    from meshkit._federation.privacy import DPFedAvg
+    from meshkit._federation.rounds import run_federated
+
+    rows = []
+    for z in noise_multipliers:
+        private = DPFedAvg(noise_multiplier=z, clip_norm=clip_norm, seed=seed)
+        history = run_federated(setup.model, setup.datasets, private, rounds=rounds,
+                                fraction=fraction, local_epochs=local_epochs, seed=seed,
+                                progress=False)
+        sample_rate = len(history.rounds[0]["selected"]) / len(setup.datasets)
+        eps = private.epsilon(sample_rate, delta=delta)
+        rows.append({"noise_multiplier": z, "epsilon": round(eps, 2) if np.isfinite(eps) else None,
+                     **{k: round(v, 4) for k, v in history.final.items()}})
+    return rows
+
+
+def recommender_comparison(scenario, *, store=None, rounds: int = 10, lr: float = 0.05,
+                           seed: int = 0) -> dict:
+    """Notebook 03's recommender section on the scenario's own interactions, or why not.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    store : ProductStore, optional
+        Read the interaction products from it (the run's store); default the scenario's
+        frames.
+    rounds, lr, seed
+        As in :func:`~meshkit.tutorial.recommender.compare_recommenders`.
+
+    Returns
+    -------
+    dict
+        ``rows`` and ``history`` of :func:`~meshkit.tutorial.recommender.compare_recommenders`
+        (floats rounded to 4 decimals) and ``skipped``: ``None``, or the one-line reason the
+        section did not run (the scenario declares no interactions). Never other data.
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> recommender_comparison(load_scenario("finance", scale=0.1))["skipped"]
+    "scenario 'finance' declares no interactions: no recommender to train"
+    """
+    from meshkit.tutorial.recommender import compare_recommenders
+
+    if scenario.interactions is None:
+        return {"rows": [], "history": None,
+                "skipped": f"scenario {scenario.name!r} declares no interactions: "
+                           "no recommender to train"}
+    frames = None
+    if store is not None:
+        frames = {name: store.read(name) for name in scenario.interactions.products}
+    rec = prepare_recommender(scenario, lr=lr, seed=seed, frames=frames)
+    out = compare_recommenders(rec.datasets, rec.model.n_users, rec.model.n_items,
+                               lr=lr, rounds=rounds, seed=seed)
+    rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+            for r in out["rows"]]
+    return {"rows": rows, "history": out["history"], "skipped": None}
