@@ -206,3 +206,42 @@ def test_a_notebook_without_a_title_is_named(tmp_path):
     with pytest.raises(RunError, match="no title") as info:
         navigation.update(tmp_path)
     assert "01_domain_setup.ipynb" in str(info.value)
+
+
+# ------------------------------------------------------------------------------ batches
+
+
+@pytest.mark.parametrize("name", ["retail", "healthcare", "finance", "manufacturing"])
+def test_the_broken_batch_is_refused_and_the_next_batch_accepted(name):
+    from meshkit.tutorial.batches import broken_batch, next_batch
+
+    sc = load_scenario(name, scale=0.1, seed=4)
+    product = next(sc.mesh.products())
+    frame = sc.frames[product.name]
+    key = product.contract.primary_key[0]
+    broken = broken_batch(frame, product.contract)
+    assert broken.height == min(200, frame.height) + 1
+    assert broken[key].null_count() == len(range(7, broken.height, 50))
+    report = mk.validate(broken, product.contract)
+    assert not report.passed
+    failed = " ".join(c.name for c in report.failed)
+    assert key in failed
+    grown = next_batch(frame, product.contract)
+    assert grown.height == frame.height + max(1, int(frame.height * 0.1))
+    assert grown[key].n_unique() == grown.height
+    assert mk.validate(grown, product.contract).passed
+    assert grown.head(frame.height).equals(frame)
+
+
+def test_batches_need_a_key():
+    from meshkit import ContractError
+    from meshkit.tutorial.batches import broken_batch
+
+    sc = load_scenario("retail", scale=0.1)
+    contract = sc.mesh.product("items").contract
+    keyless = mk.DataContract.from_dict({**contract.to_dict(), "schema": [{
+        **contract.to_dict()["schema"][0],
+        "properties": [{k: v for k, v in prop.items() if k not in ("primaryKey", "primaryKeyPosition")}
+                       for prop in contract.to_dict()["schema"][0]["properties"]]}]})
+    with pytest.raises(ContractError, match="key"):
+        broken_batch(sc.frames["items"], keyless)

@@ -5,6 +5,7 @@ on top of it: it imports the library, and the library never imports it.
 
 =================  ===========================================================================
 ``runs``           the run directory that carries artifacts between notebooks
+``batches``        notebook 01's other batches: a broken one refused, the next day's accepted
 ``chain``          run the notebook chain with papermill; notebook parameters
 ``experiment``     from a scenario's declared task and interactions to what 02 and 03 train
 ``recommender``    the recommender walkthrough: federated against centralized and local-only
