@@ -245,3 +245,28 @@ def test_batches_need_a_key():
                        for prop in contract.to_dict()["schema"][0]["properties"]]}]})
     with pytest.raises(ContractError, match="key"):
         broken_batch(sc.frames["items"], keyless)
+
+
+# ----------------------------------------------------------------------------- layering
+
+
+def test_federation_knows_no_scenario_and_the_library_no_tutorial():
+    # what a scenario means for training is data it carries: the federation package never
+    # imports the scenarios nor names one of their products, and no library module imports
+    # the tutorial layer
+    import ast
+
+    package = Path(mk.__file__).parent
+    retail = load_scenario("retail", scale=0.1)
+    product_names = {p.name for p in retail.mesh.products()}
+    for path in sorted(package.glob("_*/*.py")) + sorted(package.glob("_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names}
+        assert not any(m and m.startswith("meshkit.tutorial") for m in imported), path.name
+        if path.parent.name == "_federation":
+            assert not any(m and m.startswith("meshkit.scenarios") for m in imported), path.name
+            strings = {node.value for node in ast.walk(tree)
+                       if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+            assert not strings & (product_names | {"retail"}), path.name
