@@ -10,13 +10,14 @@ ARGS     ?=
 # JupyterLab refuses to start as root unless told; containers and CI images run as root.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help python venv dev-venv run test test-fast lab notebooks bench lock clean
+.PHONY: help python venv dev-venv run test test-fast lab navigation notebooks bench lock clean
 
 help:
 	@echo "make run        set up .venv from the lock and run the notebook chain (ARGS='--scenario healthcare -p seed=7')"
 	@echo "make test       the whole suite: unit tests, nbval over the notebooks, papermill runs"
 	@echo "make test-fast  the suite without tests marked slow"
 	@echo "make lab        JupyterLab on the notebooks"
+	@echo "make navigation regenerate the notebooks' previous/next/contents links and 00_contents"
 	@echo "make notebooks  re-execute the committed notebooks in place (after changing them)"
 	@echo "make bench      install the benchmark peers and run benchmarks/"
 	@echo "make lock       refresh $(LOCK) (runtime) and $(DEV_LOCK) (development) from pyproject.toml"
@@ -54,7 +55,7 @@ run: venv
 # committed notebooks in one kernel each, in order (its cells must not be split over workers).
 test: dev-venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules meshkit tests
-	$(BIN)/python -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg notebooks
+	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval/sanitize.cfg notebooks
 
 test-fast: dev-venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules -m "not slow" meshkit tests
@@ -62,7 +63,10 @@ test-fast: dev-venv
 lab: dev-venv
 	$(BIN)/jupyter lab $(LAB_ROOT) notebooks
 
-notebooks: venv
+navigation: venv
+	$(BIN)/python -m meshkit.tutorial.navigation notebooks
+
+notebooks: navigation
 	rm -rf runs/tutorial
 	cd notebooks && for nb in 0*.ipynb; do \
 		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \

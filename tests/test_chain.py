@@ -7,6 +7,10 @@ and each notebook leaves a ``results.json`` that says what it did.
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 
@@ -14,7 +18,7 @@ import pytest
 
 from meshkit import ParameterError
 from meshkit.tutorial.chain import CHAIN, default_notebooks, run_chain
-from meshkit.scenarios import SCENARIOS
+from meshkit.scenarios import SCENARIOS, load_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +70,18 @@ def test_whole_chain_on_a_tiny_run_of_every_scenario(tmp_path, scenario):
         assert written == result.results[name]
         assert written, f"{name} wrote an empty results.json"
     assert result.results["01_domain_setup"]["scenario"] == scenario
+    # one story: every notebook ran on this scenario's own data, none fell back to another
+    sc = load_scenario(scenario, scale=0.2, seed=3)
+    local = result.results["02_local_training"]
+    assert local["scenario"] == scenario and local["domains"] == list(sc.task.products)
+    aggregation = result.results["03_aggregation"]
+    assert aggregation["scenario"] == scenario
+    published = json.loads((tmp_path / "published.json").read_text())
+    assert set(published) == {scenario}
+    if sc.interactions is None:
+        assert "declares no interactions" in aggregation["recommender"]["skipped"]
+    else:
+        assert {r["domain"] for r in aggregation["recommender"]} == set(sc.interactions.sources)
 
 
 def test_unknown_parameter_is_refused_before_anything_runs(tmp_path):
@@ -84,3 +100,34 @@ def test_make_run_entry_point_prints_where_the_results_are(tmp_path):
     assert done.returncode == 0, done.stderr
     assert str(out) in done.stdout
     assert (out / "01_domain_setup" / "results.json").exists()
+
+
+def _readme_papermill_block() -> str:
+    """The README's "papermill by hand" shell block, as written."""
+    readme = (default_notebooks().parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    found = [b for b in blocks if "papermill 01_domain_setup.ipynb" in b]
+    assert len(found) == 1, "the README's papermill example is gone"
+    return found[0]
+
+
+def test_readme_papermill_example_works_as_written(tmp_path):
+    # a checkout's layout: notebooks/ beside the run folder; the README's own commands, with
+    # only the virtualenv's papermill replaced by this interpreter's
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(default_notebooks() / "01_domain_setup.ipynb", tmp_path / "notebooks")
+    block = _readme_papermill_block()
+    script = block.replace("../.venv/bin/papermill", f"{shlex.quote(sys.executable)} -m papermill")
+    assert script != block
+    env = {**os.environ, "PYTHONPATH": str(default_notebooks().parent)}
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "runs" / "mine" / "01_domain_setup.ipynb").is_file()
+    results = json.loads((tmp_path / "runs" / "mine" / "01_domain_setup" / "results.json").read_text())
+    assert results["scenario"] == "finance" and results["seed"] == 7
+    # without the folder the same papermill call fails: the README's mkdir is needed
+    without = script.replace("mkdir -p ../runs/mine", "").replace("runs/mine", "runs/other")
+    failed = subprocess.run(["bash", "-e", "-c", without], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert failed.returncode != 0

@@ -7,8 +7,6 @@ import pytest
 
 from meshkit import FederationError
 from meshkit import dirichlet_partition, federated_standardize, from_arrays, iid_partition, natural_partition, pool, synthetic
-from meshkit.tutorial.experiment import domain_datasets
-from meshkit.tutorial.recommender import retail_datasets
 
 
 def _is_partition(parts, n):
@@ -91,41 +89,3 @@ def test_federated_standardize_equals_pooled_statistics():
     np.testing.assert_allclose(mean, raw.mean(0))
     np.testing.assert_allclose(std, raw.std(0))
     np.testing.assert_allclose(pool(data)[0].mean(0), 0.0, atol=1e-12)
-
-
-def test_domain_datasets_from_a_supervised_scenario():
-    from meshkit.scenarios import load_scenario
-
-    sc = load_scenario("healthcare", scale=0.2, seed=42)
-    data = domain_datasets(sc, seed=0)
-    assert list(data) == [sc.mesh.product(p).domain for p in sc.training_products]
-    d = next(iter(data.values()))
-    assert d.X_train.shape[1] == len(sc.task.features)
-    assert set(np.unique(d.y_train)) <= {0, 1}
-    again = domain_datasets(sc, seed=0)
-    assert all(np.array_equal(data[k].X_test, again[k].X_test) for k in data)
-    with pytest.raises(FederationError, match="supervised"):
-        domain_datasets(load_scenario("retail", scale=0.1))
-
-
-def test_retail_datasets_split_each_domain():
-    from meshkit.scenarios import load_scenario
-
-    data, n_users, n_items = retail_datasets(load_scenario("retail", scale=0.2, seed=42), seed=0)
-    assert list(data) == ["orders", "clickstream"]
-    for d in data.values():
-        assert d.X_test.shape[1] == 2 and d.y_test.shape == (d.n_test, 99)
-        assert d.X_train[:, 1].max() < n_items and d.X_train[:, 0].max() < n_users
-    with pytest.raises(FederationError, match="retail"):
-        retail_datasets(load_scenario("healthcare", scale=0.1))
-
-
-def test_retail_sizes_cover_interactions_read_from_another_generation():
-    from meshkit.scenarios import load_scenario
-
-    big = load_scenario("retail", scale=0.4, seed=42)
-    small = load_scenario("retail", scale=0.2, seed=42)
-    stored = {p: big.frames[p] for p in ("purchases", "page_views")}
-    data, n_users, n_items = retail_datasets(small, frames=stored)
-    assert n_items == big.frames["items"].height and n_users == big.frames["customer_profiles"].height
-    assert all(d.X_train[:, 1].max() < n_items for d in data.values())

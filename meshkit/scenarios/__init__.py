@@ -7,7 +7,8 @@ the ground truth that generated them. The same seed gives identical frames.
 =================  =================================================================
 scenario           domains and products
 =================  =================================================================
-``retail``         orders, clickstream, customers (PII), catalog over shared users/items
+``retail``         orders, clickstream, customers (PII), catalog over shared users/items;
+                   binary target ``purchased`` (a browsed item bought), interactions
 ``healthcare``     four hospitals' admissions; binary target ``readmitted_30d``
 ``finance``        three banks' card transactions; binary target ``is_fraud``
 ``manufacturing``  four plants' sensor readings; binary target ``machine_failure``
@@ -24,6 +25,13 @@ Examples
 >>> sc = load_scenario("retail", scale=0.1, seed=7)
 >>> sc.mesh.product("purchases").domain
 'orders'
+
+What a scenario means for training is data it carries, not a name to branch on:
+
+>>> sc.task.products, sc.task.target
+({'orders': 'basket_outcomes', 'clickstream': 'view_outcomes'}, 'purchased')
+>>> sc.interactions.products
+['purchases', 'page_views']
 """
 
 from __future__ import annotations
@@ -32,9 +40,9 @@ import difflib
 from importlib import import_module
 
 from meshkit._errors import SpecError
-from meshkit.scenarios._base import Scenario, Task
+from meshkit.scenarios._base import InteractionSource, Interactions, Scenario, Task
 
-__all__ = ["load_scenario", "SCENARIOS", "Scenario", "Task"]
+__all__ = ["load_scenario", "SCENARIOS", "Scenario", "Task", "Interactions", "InteractionSource"]
 
 #: The embedded scenarios, the default first.
 SCENARIOS: tuple[str, ...] = ("retail", "healthcare", "finance", "manufacturing")

@@ -2,9 +2,11 @@
 
 Every scenario module builds plain ODCS v3.1 contract dictionaries with :func:`column` and
 :func:`contract_dict`, draws its frames from one :class:`numpy.random.Generator`, and returns
-a :class:`Scenario`. Supervised scenarios (one labelled product per domain, shared labelling
-model, domain-specific feature distributions) are built by :func:`build_supervised` from a
-:class:`SupervisedSpec`.
+a :class:`Scenario`: its mesh, its frames, and what the mesh means for training, as data (a
+supervised :class:`Task`, the :class:`Interactions` a recommender learns from), so that no
+consumer branches on a scenario's name. Supervised scenarios (one labelled product per
+domain, shared labelling model, domain-specific feature distributions) are built by
+:func:`build_supervised` from a :class:`SupervisedSpec`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from meshkit._errors import SpecError
 
 __all__ = [
     "Task",
+    "InteractionSource",
+    "Interactions",
     "Scenario",
     "Feature",
     "DomainPopulation",
@@ -62,26 +66,89 @@ class Task:
     ----------
     features : list of str
         Numeric ``Float64`` columns without nulls, in their natural units (standardize them,
-        e.g. with federated means and deviations, before gradient training).
+        e.g. with federated means and deviations, before gradient training). Every training
+        product has them, so one model fits every domain.
     target : str
         The label column (``Int64`` 0/1 for ``kind="binary"``).
     kind : str
         ``"binary"`` for now.
+    products : dict of str to str
+        Domain name -> the product of that domain carrying the task, in domain order.
 
     Examples
     --------
-    >>> Task(features=["age", "bmi"], target="readmitted_30d").kind
-    'binary'
+    >>> task = Task(features=["age", "bmi"], target="readmitted_30d",
+    ...             products={"north_hospital": "north_admissions"})
+    >>> task.kind, task.products["north_hospital"]
+    ('binary', 'north_admissions')
     """
 
     features: list[str]
     target: str
     kind: str = "binary"
+    products: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InteractionSource:
+    """Where one domain keeps its user-item interactions, and which columns say what.
+
+    Parameters
+    ----------
+    product : str
+        The product holding the interactions (one row per event).
+    user, item : str
+        Integer columns: the user and the item (ids ``0 .. n - 1``).
+    weight : str, optional
+        A column grading the interaction (quantity, rating); ``None`` for implicit feedback.
+    time : str, optional
+        The timestamp column of the event.
+
+    Examples
+    --------
+    >>> InteractionSource("purchases", user="user_id", item="item_id", time="ordered_at").weight
+    """
+
+    product: str
+    user: str = "user_id"
+    item: str = "item_id"
+    weight: str | None = None
+    time: str | None = None
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """The interactions a recommender learns from: one source per domain.
+
+    Parameters
+    ----------
+    sources : dict of str to InteractionSource
+        Domain name -> where that domain keeps its interactions.
+    users, items : str, optional
+        Products listing every user / item (by the sources' user / item column), which size
+        the recommender beyond the ids seen in interactions.
+
+    Examples
+    --------
+    >>> spec = Interactions({"orders": InteractionSource("purchases")}, items="items")
+    >>> spec.products, spec.items
+    (['purchases'], 'items')
+    """
+
+    sources: dict[str, InteractionSource]
+    users: str | None = None
+    items: str | None = None
+
+    @property
+    def products(self) -> list[str]:
+        """The interaction products, in domain order."""
+        return [source.product for source in self.sources.values()]
 
 
 @dataclass(frozen=True, repr=False)
 class Scenario(Displayable):
-    """An embedded scenario: a mesh, its products' frames and the truth behind them.
+    """An embedded scenario: a mesh, its products' frames, the truth behind them, and what
+    the mesh means for training.
 
     Attributes
     ----------
@@ -94,10 +161,9 @@ class Scenario(Displayable):
     truth : dict
         What generated the data, for tests (latent factors, true coefficients...).
     task : Task or None
-        The supervised task, or ``None`` (retail).
-    training_products : list of str
-        For supervised scenarios, the product of each domain carrying ``task``, in domain
-        order; empty otherwise.
+        The supervised task and the product of each domain carrying it, or ``None``.
+    interactions : Interactions or None
+        The user-item interactions a recommender learns from, or ``None``.
     scale, seed : float, int
         The arguments the scenario was generated with.
 
@@ -105,8 +171,8 @@ class Scenario(Displayable):
     --------
     >>> from meshkit.scenarios import load_scenario
     >>> sc = load_scenario("healthcare", scale=0.1)
-    >>> sc.training_products[0], sc.task.target
-    ('north_admissions', 'readmitted_30d')
+    >>> sc.training_products[0], sc.task.target, sc.interactions
+    ('north_admissions', 'readmitted_30d', None)
     """
 
     name: str
@@ -114,9 +180,14 @@ class Scenario(Displayable):
     frames: dict[str, pl.DataFrame]
     truth: dict[str, Any]
     task: Task | None = None
-    training_products: list[str] = field(default_factory=list)
+    interactions: Interactions | None = None
     scale: float = 1.0
     seed: int = 42
+
+    @property
+    def training_products(self) -> list[str]:
+        """The product of each domain carrying :attr:`task`, in domain order (empty without)."""
+        return list(self.task.products.values()) if self.task is not None else []
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{name}={frame.height}" for name, frame in self.frames.items())
@@ -465,6 +536,7 @@ def build_supervised(spec: SupervisedSpec, scale: float, seed: int):
         "sizes": sizes,
         "positive_rates": rates,
     }
-    task = Task(features=names, target=spec.target, kind="binary")
+    task = Task(features=names, target=spec.target, kind="binary",
+                products={p.domain: p.product for p in spec.populations})
     return Scenario(name=spec.scenario, mesh=mesh, frames=frames, truth=truth, task=task,
-                    training_products=list(frames), scale=scale, seed=seed)
+                    scale=scale, seed=seed)

@@ -1,7 +1,7 @@
 """Retail (the default): four domains of one web shop over the same users and items.
 
-- ``orders`` owns ``purchases`` (purchase history),
-- ``clickstream`` owns ``page_views`` (browsing records),
+- ``orders`` owns ``purchases`` (purchase history) and ``basket_outcomes``,
+- ``clickstream`` owns ``page_views`` (browsing records) and ``view_outcomes``,
 - ``customers`` owns ``customer_profiles`` (CRM, with PII: name, e-mail, phone),
 - ``catalog`` owns ``items`` (category, list price).
 
@@ -9,14 +9,25 @@ Purchases and page views both come from the same latent preferences: every user 
 item ``i`` has an ``LATENT_DIM``-dimensional factor, and the chance that ``u`` picks ``i``
 follows ``softmax_i(strength * <user_u, item_i> + item_bias_i)``. Purchases are more
 selective than views (a larger strength), so a matrix factorization trained on both domains
-has a real signal to recover; the factors are kept in ``truth``.
+has a real signal to recover; the factors are kept in ``truth``. Those two domains' interactions
+are the scenario's :class:`~meshkit.scenarios.Interactions`.
+
+The supervised task (:class:`~meshkit.scenarios.Task`, target ``purchased``) asks whether a
+customer buys an item, from how they browsed it: one row per browsed ``(user, item)`` pair
+with its page events, cart adds, wishlist adds, total dwell time and list price. The orders
+domain, which runs the basket, labels the pairs that reached a basket or wishlist
+(``basket_outcomes``); the clickstream domain labels the pairs only viewed
+(``view_outcomes``). The two populations differ (engaged pairs are bought far more often),
+the non-IID case federated training has to handle.
 
 Examples
 --------
 >>> from meshkit.scenarios import load_scenario
 >>> sc = load_scenario("retail", scale=0.1)
 >>> sorted(sc.frames)
-['customer_profiles', 'items', 'page_views', 'purchases']
+['basket_outcomes', 'customer_profiles', 'items', 'page_views', 'purchases', 'view_outcomes']
+>>> sc.training_products, sc.task.target
+(['basket_outcomes', 'view_outcomes'], 'purchased')
 >>> sc.truth["user_factors"].shape[1]
 8
 """
@@ -27,11 +38,11 @@ import numpy as np
 import polars as pl
 
 from meshkit.scenarios._base import (
-    Scenario, build_mesh, check_scale, column, contract_dict, person_names, scaled_size,
-    sequential_ids, timestamps, YEAR_START,
+    InteractionSource, Interactions, Scenario, Task, build_mesh, check_scale, column,
+    contract_dict, person_names, scaled_size, sequential_ids, timestamps, YEAR_START,
 )
 
-__all__ = ["build", "CATEGORIES", "LATENT_DIM", "EVENT_TYPES", "COUNTRIES"]
+__all__ = ["build", "CATEGORIES", "LATENT_DIM", "EVENT_TYPES", "COUNTRIES", "TASK", "INTERACTIONS"]
 
 LATENT_DIM = 8
 N_USERS = 2000
@@ -45,6 +56,18 @@ CATEGORIES = ["electronics", "books", "home", "garden", "sports", "toys", "beaut
 _CATEGORY_PRICE = np.array([250.0, 18.0, 60.0, 35.0, 70.0, 30.0, 25.0, 8.0])
 EVENT_TYPES = ["view", "add_to_cart", "wishlist"]
 COUNTRIES = ["DE", "FR", "ES", "IT", "NL", "SE", "PL", "GB"]
+
+#: Features of the purchase task, in model order.
+OUTCOME_FEATURES = ["page_events", "cart_adds", "wishlist_adds", "dwell_seconds", "list_price"]
+#: What the retail mesh means for training, declared once.
+TASK = Task(features=OUTCOME_FEATURES, target="purchased", kind="binary",
+            products={"orders": "basket_outcomes", "clickstream": "view_outcomes"})
+INTERACTIONS = Interactions(
+    sources={"orders": InteractionSource("purchases", user="user_id", item="item_id",
+                                         weight="quantity", time="ordered_at"),
+             "clickstream": InteractionSource("page_views", user="user_id", item="item_id",
+                                              time="viewed_at")},
+    users="customer_profiles", items="items")
 
 
 def _sample_items(rng: np.random.Generator, users: np.ndarray, logits: np.ndarray) -> np.ndarray:
@@ -67,6 +90,59 @@ def _interacting_users(rng: np.random.Generator, n_users: int, share: float,
     active = rng.random(n_users) < share
     counts = np.where(active, 1 + rng.poisson(per_user * activity), 0)
     return np.repeat(np.arange(n_users), counts)
+
+
+_OUTCOME_PRODUCTS = [
+    ("basket_outcomes", "orders",
+     "Browsed items that reached a basket or wishlist, and whether they were bought."),
+    ("view_outcomes", "clickstream",
+     "Browsed items that were only viewed, and whether they were bought."),
+]
+
+
+def _outcome_columns() -> list[dict]:
+    return [
+        column("outcome_id", "string", "Row identifier, unique within the product.",
+               primary_key=True),
+        column("user_id", "integer", "The browsing customer (customer_profiles.user_id).",
+               minimum=0),
+        column("item_id", "integer", "The browsed item (items.item_id).", minimum=0),
+        column("page_events", "number", "Page events of the customer on the item.", minimum=1),
+        column("cart_adds", "number", "Add-to-cart events on the item.", minimum=0),
+        column("wishlist_adds", "number", "Wishlist events on the item.", minimum=0),
+        column("dwell_seconds", "number", "Seconds spent on the item's page, in all.",
+               minimum=0),
+        column("list_price", "number", "The item's list price, EUR.", minimum=0),
+        column("purchased", "integer", "1 when the customer bought the item.", minimum=0,
+               maximum=1),
+    ]
+
+
+def _outcomes(page_views: pl.DataFrame, purchases: pl.DataFrame,
+              items: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The purchase task's training products: browsed pairs, split by basket engagement."""
+    pairs = page_views.group_by("user_id", "item_id").agg(
+        pl.len().cast(pl.Float64).alias("page_events"),
+        (pl.col("event_type") == "add_to_cart").sum().cast(pl.Float64).alias("cart_adds"),
+        (pl.col("event_type") == "wishlist").sum().cast(pl.Float64).alias("wishlist_adds"),
+        pl.col("dwell_seconds").sum().round(1).alias("dwell_seconds"),
+    )
+    bought = purchases.select("user_id", "item_id").unique().with_columns(
+        pl.lit(1, dtype=pl.Int64).alias("purchased"))
+    pairs = (pairs
+             .join(items.select("item_id", pl.col("price").alias("list_price")), on="item_id",
+                   how="left")
+             .join(bought, on=["user_id", "item_id"], how="left")
+             .with_columns(pl.col("purchased").fill_null(0))
+             .sort("user_id", "item_id"))
+    engaged = (pl.col("cart_adds") + pl.col("wishlist_adds")) > 0
+    out = {}
+    for (product, _, _), rows, prefix in zip(_OUTCOME_PRODUCTS, (engaged, ~engaged),
+                                             ("BSK", "VIE")):
+        part = pairs.filter(rows)
+        out[product] = part.insert_column(
+            0, sequential_ids(prefix, part.height, width=7).alias("outcome_id"))
+    return out
 
 
 def _contracts() -> dict[str, dict]:
@@ -107,6 +183,9 @@ def _contracts() -> dict[str, dict]:
         column("price", "number", "List price, EUR.", minimum=0),
     ]
     return {
+        **{product: contract_dict(scenario="retail", product=product, domain=domain,
+                                  description=description, properties=_outcome_columns())
+           for product, domain, description in _OUTCOME_PRODUCTS},
         "purchases": contract_dict(scenario="retail", product="purchases", domain="orders",
                                    description="Purchase history: one row per order line.",
                                    properties=purchases),
@@ -126,11 +205,17 @@ _DOMAINS = [
     {"name": "orders", "owner": "orders-team@shop.example.org",
      "description": "The web shop's order management.",
      "products": [{"name": "purchases", "description": "Purchase history, one row per order line.",
-                   "consumers": ["clickstream", "customers", "catalog"]}]},
+                   "consumers": ["clickstream", "customers", "catalog"]},
+                  {"name": "basket_outcomes",
+                   "description": "Browsed items that reached a basket, labelled bought or not.",
+                   "consumers": ["clickstream"]}]},
     {"name": "clickstream", "owner": "web-analytics@shop.example.org",
      "description": "Browsing records collected on the shop's item pages.",
      "products": [{"name": "page_views", "description": "Item page events with dwell time.",
-                   "consumers": ["orders", "catalog"]}]},
+                   "consumers": ["orders", "catalog"]},
+                  {"name": "view_outcomes",
+                   "description": "Browsed items only viewed, labelled bought or not.",
+                   "consumers": ["orders"]}]},
     {"name": "customers", "owner": "crm-team@shop.example.org",
      "description": "Customer relationship management.",
      "products": [{"name": "customer_profiles",
@@ -149,7 +234,9 @@ def build(scale: float = 1.0, seed: int = 42) -> Scenario:
     ``truth`` holds ``user_factors`` (users x ``LATENT_DIM``), ``item_factors``,
     ``item_bias``, ``purchase_strength``, ``view_strength`` and ``affinity`` (the
     user x item matrix ``<user, item>``); row ``k`` of a factor matrix belongs to
-    ``user_id``/``item_id`` ``k``.
+    ``user_id``/``item_id`` ``k``. The outcome products are derived from the page views,
+    purchases and list prices, so they add no random draw: the other frames are the same as
+    without them.
     """
     check_scale(scale, seed)
     rng = np.random.default_rng(seed)
@@ -224,7 +311,9 @@ def build(scale: float = 1.0, seed: int = 42) -> Scenario:
     page_views = page_views.insert_column(0, sequential_ids("EV", n_views, width=8)
                                           .alias("event_id"))
 
-    frames = {"purchases": purchases, "page_views": page_views,
+    outcomes = _outcomes(page_views, purchases, items)
+    frames = {"purchases": purchases, "basket_outcomes": outcomes["basket_outcomes"],
+              "page_views": page_views, "view_outcomes": outcomes["view_outcomes"],
               "customer_profiles": customers, "items": items}
     mesh = build_mesh("retail", "A web shop: orders, clickstream, customers and catalog over "
                       "the same users and items.", _DOMAINS, _contracts())
@@ -239,5 +328,5 @@ def build(scale: float = 1.0, seed: int = 42) -> Scenario:
         "n_users": n_users,
         "n_items": n_items,
     }
-    return Scenario(name="retail", mesh=mesh, frames=frames, truth=truth, task=None,
-                    training_products=[], scale=scale, seed=seed)
+    return Scenario(name="retail", mesh=mesh, frames=frames, truth=truth, task=TASK,
+                    interactions=INTERACTIONS, scale=scale, seed=seed)

@@ -5,9 +5,13 @@ on top of it: it imports the library, and the library never imports it.
 
 =================  ===========================================================================
 ``runs``           the run directory that carries artifacts between notebooks
+``batches``        notebook 01's other batches: a broken one refused, the next day's accepted
 ``chain``          run the notebook chain with papermill; notebook parameters
-``experiment``     one call from a scenario to what notebooks 02 and 03 train
+``experiment``     from a scenario's declared task and interactions to what 02 and 03 train
 ``recommender``    the recommender walkthrough: federated against centralized and local-only
+``results``        what each notebook records in its ``results.json``, and its summaries
+``compare``        notebook 04's comparisons: a copy in either mode, sketches against bounds
+``navigation``     the notebooks' previous/next/contents links and ``00_contents``
 ``inject``         fault injection: a stale copy of a product with named inconsistencies
 ``copy_plan``      what notebook 04 compares and changes on a given mesh
 ``walkthrough``    notebook 05's principals, grants and products, derived from a mesh

@@ -24,7 +24,7 @@ from meshkit._errors import (AuthenticationError, AuthorizationError, IntegrityE
                             MeshkitError, SecurityError)
 
 __all__ = ["Outcome", "Outcomes", "attempt", "flipped_byte", "swapped_file", "edited_entry",
-           "outcomes_table"]
+           "outcomes_table", "unsigned_token"]
 
 _LAYER = {AuthenticationError: "authentication", AuthorizationError: "authorization",
           IntegrityError: "encryption/integrity"}
@@ -186,3 +186,28 @@ def outcomes_table(outcomes):
     return pl.DataFrame([o.to_dict() for o in outcomes],
                         schema={"attack": pl.String, "refused": pl.Boolean, "layer": pl.String,
                                 "error": pl.String, "message": pl.String})
+
+
+def unsigned_token(*, subject: str, audience: str, now, ttl: int = 900) -> str:
+    """A JWT with ``alg: none`` and no signature: what an attacker sends to skip verification.
+
+    The claims are otherwise valid (subject, issuer, audience, issue and expiry times), so a
+    verifier that honoured the header's algorithm would accept it.
+
+    Examples
+    --------
+    >>> token = unsigned_token(subject="ana", audience="mesh", now=0)
+    >>> token.endswith("."), token.count(".")
+    (True, 2)
+    """
+    import base64
+    import json
+    from datetime import datetime
+
+    def encode(part: dict) -> str:
+        text = json.dumps(part, separators=(",", ":"), sort_keys=True).encode()
+        return base64.urlsafe_b64encode(text).rstrip(b"=").decode()
+
+    issued = int(now.timestamp()) if isinstance(now, datetime) else int(now)
+    claims = {"sub": subject, "iss": subject, "aud": audience, "iat": issued, "exp": issued + ttl}
+    return encode({"alg": "none", "kid": subject}) + "." + encode(claims) + "."

@@ -1,4 +1,10 @@
-"""One call from a scenario to what the notebooks train: datasets, a model, its metric."""
+"""One call from a scenario to what the notebooks train: datasets, a model, its metric.
+
+Everything is read from what the scenario declares: its supervised
+:class:`~meshkit.scenarios.Task` (:func:`prepare`) and its
+:class:`~meshkit.scenarios.Interactions` (:func:`prepare_recommender`). No scenario is
+recognised by its name.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ from meshkit._errors import FederationError
 from meshkit._federation.data import DomainData, federated_standardize, from_arrays
 from meshkit._federation.models import Model, make_model
 from meshkit._federation.recommender import MatrixFactorization
-from meshkit.tutorial.recommender import retail_datasets
+from meshkit.tutorial.recommender import interaction_datasets
 
-__all__ = ["Setup", "prepare", "compare_strategies", "domain_datasets"]
+__all__ = ["Setup", "prepare", "prepare_recommender", "compare_strategies", "domain_datasets",
+           "private_runs", "recommender_comparison"]
 
 
 @dataclass(repr=False)
@@ -34,11 +41,10 @@ class Setup:
 
 def prepare(scenario, *, model: str = "logistic", lr: float = 0.05, seed: int = 0, frames=None,
             **model_options) -> Setup:
-    """Turn a scenario into a :class:`Setup` for local or federated training.
+    """Turn a scenario's supervised task into a :class:`Setup` for local or federated training.
 
-    Supervised scenarios give standardized per-domain features with ``model`` (``"logistic"``
-    or ``"mlp"``), reported by accuracy; retail gives the ``orders`` and ``clickstream``
-    interactions with matrix factorization (``model`` is then ignored), reported by HR@10.
+    Each domain's training product (``scenario.task.products``) gives standardized features
+    and labels; the model is ``model`` (``"logistic"`` or ``"mlp"``), reported by accuracy.
 
     Parameters
     ----------
@@ -50,27 +56,51 @@ def prepare(scenario, *, model: str = "logistic", lr: float = 0.05, seed: int = 
     frames : dict, optional
         Products as read from the store (default: the scenario's frames).
     **model_options
-        More model hyper-parameters (``hidden=``, ``batch_size=``, ``factors=``...).
+        More model hyper-parameters (``hidden=``, ``batch_size=``...).
+
+    Raises
+    ------
+    FederationError
+        The scenario declares no supervised task, or ``model`` is not a classifier.
 
     Examples
     --------
     >>> from meshkit.scenarios import load_scenario
     >>> prepare(load_scenario("healthcare", scale=0.1)).metric
     'accuracy'
+    >>> list(prepare(load_scenario("retail", scale=0.1)).datasets)
+    ['orders', 'clickstream']
     """
-    if scenario.task is None:
-        if scenario.name != "retail":
-            raise FederationError("no supervised task and no interactions", where=f"scenario {scenario.name!r}",
-                                  expected="a supervised scenario or retail", found="neither")
-        datasets, n_users, n_items = retail_datasets(scenario, seed=seed, frames=frames)
-        proto = MatrixFactorization(n_items=n_items, n_users=n_users, lr=lr, seed=seed, **model_options)
-        return Setup(datasets, proto, "hr@10", ("hr@10", "ndcg@10"))
     if model not in ("logistic", "mlp"):
-        raise FederationError("supervised scenarios train a classifier", where="model",
+        raise FederationError("a supervised task trains a classifier", where="model",
                               expected="logistic or mlp", found=repr(model))
     datasets = domain_datasets(scenario, seed=seed, frames=frames)
     proto = make_model(model, lr=lr, seed=seed, n_classes=2, **model_options)
     return Setup(datasets, proto, "accuracy", ("accuracy", "auc", "log_loss"))
+
+
+def prepare_recommender(scenario, *, lr: float = 0.05, seed: int = 0, frames=None,
+                        **model_options) -> Setup:
+    """Turn a scenario's interactions into a :class:`Setup` for matrix factorization.
+
+    Each domain of ``scenario.interactions`` gives leave-one-out splits of its interactions;
+    the model is :class:`~meshkit.MatrixFactorization`, reported by HR@10.
+
+    Raises
+    ------
+    FederationError
+        The scenario declares no interactions.
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> rec = prepare_recommender(load_scenario("retail", scale=0.1))
+    >>> rec.metric, list(rec.datasets)
+    ('hr@10', ['orders', 'clickstream'])
+    """
+    datasets, n_users, n_items = interaction_datasets(scenario, seed=seed, frames=frames)
+    proto = MatrixFactorization(n_items=n_items, n_users=n_users, lr=lr, seed=seed, **model_options)
+    return Setup(datasets, proto, "hr@10", ("hr@10", "ndcg@10"))
 
 
 def compare_strategies(setup: Setup, strategies: dict, **run_options) -> tuple[list[dict], dict]:
@@ -120,13 +150,12 @@ def compare_strategies(setup: Setup, strategies: dict, **run_options) -> tuple[l
 
 def domain_datasets(scenario, *, test_size: float = 0.25, seed: int = 0,
                     standardize: bool = True, frames=None) -> dict[str, DomainData]:
-    """Per-domain train/test splits of a supervised scenario, keyed by domain name.
+    """Per-domain train/test splits of a scenario's supervised task, keyed by domain name.
 
     Parameters
     ----------
-    scenario : meshkit.scenarios.Scenario or str
-        A supervised scenario (``healthcare``, ``finance``, ``manufacturing``) or its name
-        (then loaded with ``scale=1.0`` and ``seed``).
+    scenario : meshkit.scenarios.Scenario
+        A scenario whose ``task`` is declared.
     test_size : float, default 0.25
     seed : int, default 0
         Seed of the splits.
@@ -136,6 +165,11 @@ def domain_datasets(scenario, *, test_size: float = 0.25, seed: int = 0,
         The training products as read elsewhere (e.g. from the run's product store);
         default ``scenario.frames``.
 
+    Raises
+    ------
+    FederationError
+        The scenario declares no task, or a training product or column is missing.
+
     Examples
     --------
     >>> from meshkit.scenarios import load_scenario
@@ -143,27 +177,106 @@ def domain_datasets(scenario, *, test_size: float = 0.25, seed: int = 0,
     >>> all(d.X_train.shape[1] == d.X_test.shape[1] for d in data.values())
     True
     """
-    if isinstance(scenario, str):
-        from meshkit.scenarios import load_scenario
-
-        scenario = load_scenario(scenario, seed=seed)
-    task = getattr(scenario, "task", None)
-    if task is None or not scenario.training_products:
-        raise FederationError("scenario has no supervised task", where=f"scenario {scenario.name!r}",
-                              expected="a supervised scenario (healthcare, finance, manufacturing)",
+    task = scenario.task
+    if task is None or not task.products:
+        raise FederationError("the scenario declares no supervised task",
+                              where=f"scenario {scenario.name!r}",
+                              expected="Scenario.task with one training product per domain",
                               found="task=None")
-    names, parts = [], []
-    for product in scenario.training_products:
-        frame = (frames or scenario.frames)[product]
-        try:
-            domain = scenario.mesh.product(product).domain
-            domain = getattr(domain, "name", domain)
-        except Exception:  # a mesh without the product: fall back to the product name
-            domain = product
-        names.append(str(domain))
+    frames = {**scenario.frames, **(frames or {})}
+    parts = []
+    for domain, product in task.products.items():
+        if product not in frames:
+            raise FederationError("a declared training product is missing",
+                                  where=f"domain {domain!r}", expected=repr(product),
+                                  found=", ".join(sorted(frames)) or "no products")
+        frame = frames[product]
+        missing = [c for c in [*task.features, task.target] if c not in frame.columns]
+        if missing:
+            raise FederationError("the training product lacks the task's columns",
+                                  where=f"product {product!r}", expected=", ".join(missing),
+                                  found=", ".join(frame.columns))
         parts.append((frame.select(task.features).to_numpy().astype(np.float64),
                       frame[task.target].to_numpy().astype(np.int64)))
-    data = from_arrays(parts, names=names, test_size=test_size, seed=seed)
+    data = from_arrays(parts, names=list(task.products), test_size=test_size, seed=seed)
     if standardize:
         federated_standardize(data)
     return data
+
+
+def private_runs(setup: Setup, noise_multipliers, *, clip_norm: float, rounds: int,
+                 fraction: float = 1.0, local_epochs: int = 1, seed: int = 0,
+                 delta: float = 1e-5) -> list[dict]:
+    """The same federated training once per noise multiplier, with DP-FedAvg.
+
+    Returns
+    -------
+    list of dict
+        One row per noise multiplier: ``noise_multiplier``, ``epsilon`` (at ``delta``, 2
+        decimals; ``None`` when unbounded) and the final metrics (4 decimals).
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> rows = private_runs(prepare(load_scenario("healthcare", scale=0.1)), [1.0],
+    ...                     clip_norm=0.5, rounds=2)
+    >>> rows[0]["noise_multiplier"], rows[0]["epsilon"] > 0
+    (1.0, True)
+    """
+    from meshkit._federation.privacy import DPFedAvg
+    from meshkit._federation.rounds import run_federated
+
+    rows = []
+    for z in noise_multipliers:
+        private = DPFedAvg(noise_multiplier=z, clip_norm=clip_norm, seed=seed)
+        history = run_federated(setup.model, setup.datasets, private, rounds=rounds,
+                                fraction=fraction, local_epochs=local_epochs, seed=seed,
+                                progress=False)
+        sample_rate = len(history.rounds[0]["selected"]) / len(setup.datasets)
+        eps = private.epsilon(sample_rate, delta=delta)
+        rows.append({"noise_multiplier": z, "epsilon": round(eps, 2) if np.isfinite(eps) else None,
+                     **{k: round(v, 4) for k, v in history.final.items()}})
+    return rows
+
+
+def recommender_comparison(scenario, *, store=None, rounds: int = 10, lr: float = 0.05,
+                           seed: int = 0) -> dict:
+    """Notebook 03's recommender section on the scenario's own interactions, or why not.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    store : ProductStore, optional
+        Read the interaction products from it (the run's store); default the scenario's
+        frames.
+    rounds, lr, seed
+        As in :func:`~meshkit.tutorial.recommender.compare_recommenders`.
+
+    Returns
+    -------
+    dict
+        ``rows`` and ``history`` of :func:`~meshkit.tutorial.recommender.compare_recommenders`
+        (floats rounded to 4 decimals) and ``skipped``: ``None``, or the one-line reason the
+        section did not run (the scenario declares no interactions). Never other data.
+
+    Examples
+    --------
+    >>> from meshkit.scenarios import load_scenario
+    >>> recommender_comparison(load_scenario("finance", scale=0.1))["skipped"]
+    "scenario 'finance' declares no interactions: no recommender to train"
+    """
+    from meshkit.tutorial.recommender import compare_recommenders
+
+    if scenario.interactions is None:
+        return {"rows": [], "history": None,
+                "skipped": f"scenario {scenario.name!r} declares no interactions: "
+                           "no recommender to train"}
+    frames = None
+    if store is not None:
+        frames = {name: store.read(name) for name in scenario.interactions.products}
+    rec = prepare_recommender(scenario, lr=lr, seed=seed, frames=frames)
+    out = compare_recommenders(rec.datasets, rec.model.n_users, rec.model.n_items,
+                               lr=lr, rounds=rounds, seed=seed)
+    rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+            for r in out["rows"]]
+    return {"rows": rows, "history": out["history"], "skipped": None}

@@ -1,9 +1,10 @@
-"""Federated collaborative filtering on the retail scenario, the source material's case.
+"""Federated collaborative filtering over a mesh's interactions (retail: the source material's case).
 
-The ``orders`` domain (purchases) and the ``clickstream`` domain (page views) each train
-matrix factorization on their own interactions; item factors are aggregated, user factors
-stay in their domain. :func:`compare_recommenders` sets the federated recommender against a
-centralized one (pooled interactions) and each domain alone.
+Each domain of the scenario's :class:`~meshkit.scenarios.Interactions` (retail: ``orders``
+with its purchases, ``clickstream`` with its page views) trains matrix factorization on its
+own interactions; item factors are aggregated, user factors stay in their domain.
+:func:`compare_recommenders` sets the federated recommender against a centralized one (pooled
+interactions) and each domain alone.
 """
 
 from __future__ import annotations
@@ -17,23 +18,24 @@ from meshkit._federation.recommender import MatrixFactorization, leave_one_out
 from meshkit._federation.rounds import run_federated
 from meshkit._federation.strategies import FedAvg
 
-__all__ = ["retail_datasets", "compare_recommenders"]
-
-#: interaction product of each recommending domain
-RETAIL_PRODUCTS = {"orders": "purchases", "clickstream": "page_views"}
+__all__ = ["interaction_datasets", "compare_recommenders"]
 
 
-def retail_datasets(scenario, *, n_negatives: int = 99, seed: int = 0, frames=None):
-    """Leave-one-out splits of the retail interactions, one per domain.
+def interaction_datasets(scenario, *, n_negatives: int = 99, seed: int = 0, frames=None):
+    """Leave-one-out splits of a scenario's interactions, one per domain.
+
+    The interactions are implicit feedback: a source's ``weight`` and ``time`` columns are
+    not used (the held-out pair of each user is drawn at random, as in the NCF protocol).
 
     Parameters
     ----------
-    scenario : Scenario or str
-        The retail scenario (or ``"retail"``, loaded with ``seed``).
+    scenario : Scenario
+        A scenario whose ``interactions`` are declared.
     n_negatives : int, default 99
     seed : int, default 0
     frames : dict of str to polars.DataFrame, optional
-        The interaction products as read elsewhere (default ``scenario.frames``).
+        The interaction products as read elsewhere, e.g. from the run's store (default
+        ``scenario.frames``).
 
     Returns
     -------
@@ -41,34 +43,52 @@ def retail_datasets(scenario, *, n_negatives: int = 99, seed: int = 0, frames=No
         ``X_train``/``X_test`` are ``(user, item)`` pairs; ``y_test`` the negatives.
     n_users, n_items : int
 
+    Raises
+    ------
+    FederationError
+        The scenario declares no interactions, or a declared product or column is missing.
+
     Examples
     --------
     >>> from meshkit.scenarios import load_scenario
-    >>> data, n_users, n_items = retail_datasets(load_scenario("retail", scale=0.1))
+    >>> data, n_users, n_items = interaction_datasets(load_scenario("retail", scale=0.1))
     >>> sorted(data)
     ['clickstream', 'orders']
     """
-    if isinstance(scenario, str):
-        from meshkit.scenarios import load_scenario
-
-        scenario = load_scenario(scenario, seed=seed)
+    spec = scenario.interactions
+    if spec is None or not spec.sources:
+        raise FederationError("the scenario declares no interactions to recommend from",
+                              where=f"scenario {scenario.name!r}",
+                              expected="Scenario.interactions with one source per domain",
+                              found="interactions=None")
     frames = {**scenario.frames, **(frames or {})}
-    missing = [p for p in RETAIL_PRODUCTS.values() if p not in frames]
-    if missing:
-        raise FederationError("not a retail scenario", where=f"scenario {scenario.name!r}",
-                              expected=f"products {', '.join(RETAIL_PRODUCTS.values())}",
-                              found=f"missing {', '.join(missing)}")
-    # the catalogue and customer tables give the sizes; interactions read from a store may
-    # come from another generation of the scenario, so never go below their largest ids
-    n_users = 1 + max(int(frames[p]["user_id"].max()) for p in RETAIL_PRODUCTS.values())
-    n_items = 1 + max(int(frames[p]["item_id"].max()) for p in RETAIL_PRODUCTS.values())
-    if "customer_profiles" in frames:
-        n_users = max(n_users, int(frames["customer_profiles"].height))
-    if "items" in frames:
-        n_items = max(n_items, int(frames["items"].height))
+
+    def column(product: str, name: str):
+        if product not in frames:
+            raise FederationError("a declared interaction product is missing",
+                                  where=f"scenario {scenario.name!r}", expected=repr(product),
+                                  found=", ".join(sorted(frames)) or "no products")
+        frame = frames[product]
+        if name not in frame.columns:
+            raise FederationError("a declared interaction column is missing",
+                                  where=f"product {product!r}", expected=repr(name),
+                                  found=", ".join(frame.columns))
+        return frame[name]
+
+    sources = spec.sources.values()
+    # interactions read from a store may hold ids beyond the listing products: never go
+    # below the largest id seen
+    n_users = 1 + max(int(column(s.product, s.user).max()) for s in sources)
+    n_items = 1 + max(int(column(s.product, s.item).max()) for s in sources)
+    first = next(iter(sources))
+    if spec.users is not None:
+        n_users = max(n_users, 1 + int(column(spec.users, first.user).max()))
+    if spec.items is not None:
+        n_items = max(n_items, 1 + int(column(spec.items, first.item).max()))
     out = {}
-    for i, (domain, product) in enumerate(RETAIL_PRODUCTS.items()):
-        pairs = frames[product].select("user_id", "item_id").to_numpy().astype(np.int64)
+    for i, (domain, source) in enumerate(spec.sources.items()):
+        pairs = np.column_stack([column(source.product, source.user).to_numpy(),
+                                 column(source.product, source.item).to_numpy()]).astype(np.int64)
         train, test, neg = leave_one_out(pairs, n_items, n_negatives=n_negatives, seed=seed + i)
         out[domain] = DomainData(domain, train, np.zeros(len(train)), test, neg)
     return out, n_users, n_items
