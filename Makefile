@@ -66,7 +66,7 @@ lab: dev-venv
 navigation: venv
 	$(BIN)/python -m meshkit.tutorial.navigation notebooks
 
-notebooks: navigation
+notebooks: dev-venv navigation
 	rm -rf runs/tutorial
 	cd notebooks && for nb in 0*.ipynb; do \
 		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
