@@ -42,8 +42,10 @@ class CheckResult:
         The column(s) checked; ``None`` for table-level checks.
     rule : str
         The kind of check (``required``, ``type``, ``invalidValues``, ``rowCount``...).
-    passed : bool
-        Whether the check passed.
+    passed : bool or None
+        Whether the check passed; ``None`` for a rule meshkit does not enforce (a
+        ``custom`` engine's rule, an option it does not check): it neither passes nor
+        fails, and its ``message`` says why.
     failing : int or None
         Rows that break the rule (``None`` when the check could not be evaluated, or for
         counts that are not about rows, such as missing columns).
@@ -64,7 +66,7 @@ class CheckResult:
     name: str
     column: str | None
     rule: str
-    passed: bool
+    passed: bool | None
     failing: int | None
     total: int
     observed: float | None = None
@@ -116,7 +118,12 @@ class QualityReport:
     @property
     def failed(self) -> list[CheckResult]:
         """The ``error``-severity checks that failed."""
-        return [c for c in self.checks if not c.passed and c.severity == "error"]
+        return [c for c in self.checks if c.passed is False and c.severity == "error"]
+
+    @property
+    def not_enforced(self) -> list[CheckResult]:
+        """The rules meshkit does not run (``passed`` is ``None``); the message says why."""
+        return [c for c in self.checks if c.passed is None]
 
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name``.
@@ -141,6 +148,7 @@ class QualityReport:
         return {"contract_id": self.contract_id, "contract_version": self.contract_version,
                 "rows": self.rows, "passed": self.passed,
                 "failed": [c.name for c in self.failed],
+                "not_enforced": [c.name for c in self.not_enforced],
                 "checks": [c.to_dict() for c in self.checks]}
 
     def raise_if_failed(self, where: str | None = None) -> QualityReport:
@@ -171,7 +179,9 @@ class QualityReport:
     def _status(self) -> str:
         return (f"QualityReport {self.contract_id} v{self.contract_version}: "
                 f"{'PASSED' if self.passed else 'FAILED'} ({len(self.checks)} checks, "
-                f"{len(self.failed)} failed, {self.rows} rows)")
+                f"{len(self.failed)} failed, "
+                + (f"{len(self.not_enforced)} not enforced, " if self.not_enforced else "")
+                + f"{self.rows} rows)")
 
     def __str__(self) -> str:
         marks = [_mark(c) for c in self.checks]
@@ -184,7 +194,7 @@ class QualityReport:
             detail = check.expected + (f"; {check.message}" if check.message else "")
             lines.append(f"  {mark:<5} {check.name:<{width}}  {count:<{cwidth}}  {detail}")
         for check in self.checks:
-            if not check.passed and check.samples is not None and check.samples.height:
+            if check.passed is False and check.samples is not None and check.samples.height:
                 lines.append(f"failing rows of {check.name}:")
                 with pl.Config(tbl_rows=10, tbl_cols=12, tbl_hide_dataframe_shape=True):
                     lines.append(str(check.samples))
@@ -201,13 +211,13 @@ class QualityReport:
         for c in self.checks:
             cells = [_mark(c), c.name, c.column or "", "-" if c.failing is None else c.failing,
                      c.total, _fmt(c.observed), c.expected, c.message]
-            style = "" if c.passed else ' style="color:#b00020"'
+            style = "" if c.passed is not False else ' style="color:#b00020"'
             body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(str(v))}</td>"
                                                  for v in cells) + "</tr>")
         parts = [f"<div><strong>{html.escape(self._status())}</strong>",
                  f"<table>{head}{''.join(body)}</table>"]
         for c in self.checks:
-            if not c.passed and c.samples is not None and c.samples.height:
+            if c.passed is False and c.samples is not None and c.samples.height:
                 parts.append(f"<p>failing rows of <code>{html.escape(c.name)}</code></p>")
                 parts.append(c.samples._repr_html_())
         parts.append("</div>")
@@ -215,6 +225,8 @@ class QualityReport:
 
 
 def _mark(check: CheckResult) -> str:
+    if check.passed is None:
+        return "n/e"
     if check.passed:
         return "ok"
     return "FAIL" if check.severity == "error" else check.severity.upper()[:4]
