@@ -183,7 +183,9 @@ def plan_checks(contract: DataContract, schema: pl.Schema) -> list[PlannedCheck]
         metric = _metric(rule)
         if rule.type == "sql":
             checks.append(_sql_check(rule, name, None, table))
-        elif metric == "rowCount" and rule.operator is not None:
+        elif metric in ("rowCount", "duplicateValues") and rule.unit not in ("rows", "percent"):
+            checks.append(_not_enforced(rule, name, None, "schema", f"unit {rule.unit!r}"))
+        elif metric == "rowCount" and rule.operator is not None and rule.unit == "rows":
             checks.append(_rule_check(rule, name, None, None, True))
         elif metric == "duplicateValues" and rule.operator is not None:
             cols = rule.arguments.get("properties") or contract.columns
@@ -217,6 +219,8 @@ def _property_rule(rule: QualityRule, name: str, prop: ContractProperty, col, sc
     metric = _metric(rule)
     if metric not in _PROPERTY_METRICS or rule.operator is None:
         return _not_enforced(rule, name, prop.name, "property")
+    if rule.unit not in ("rows", "percent"):
+        return _not_enforced(rule, name, prop.name, "property", f"unit {rule.unit!r}")
     unknown = set(rule.arguments) - _KNOWN_ARGUMENTS[metric]
     if unknown:
         return _not_enforced(rule, name, prop.name, "property",

@@ -324,7 +324,7 @@ class DataContract:
     Parameters
     ----------
     id, version, status : str
-        ODCS ``id``, ``version`` and ``status``.
+        ODCS ``id``, ``version`` and ``status`` (``None`` when a v3.2.0 contract omits it).
     table : str, optional
         The name of the schema object, for a single-table contract.
     properties : tuple of ContractProperty
@@ -352,7 +352,7 @@ class DataContract:
 
     id: str
     version: str
-    status: str
+    status: str | None
     table: str | None = None
     properties: tuple[ContractProperty, ...] = ()
     quality: tuple[QualityRule, ...] = ()
@@ -425,7 +425,8 @@ class DataContract:
         if self.contract_name is not None:
             out["name"] = self.contract_name
         out["version"] = self.version
-        out["status"] = self.status
+        if self.status is not None:
+            out["status"] = self.status
         if self.objects:
             out["schema"] = [o.to_dict() for o in self.objects]
         out.update(_plain(self.extra))

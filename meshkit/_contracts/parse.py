@@ -112,7 +112,7 @@ def parse_contract(data: Any, source: str | None = None) -> DataContract:
                expected=f"one of {', '.join(API_VERSIONS)}")
     check_document(doc, source)
     for key in ("id", "version", "status"):
-        if not str(doc[key]).strip():
+        if key in doc and not str(doc[key]).strip():
             r.fail(key, "an empty value", expected="a non-empty string", found=repr(doc[key]))
     tables = doc.get("schema") or []
     objects = tuple(_parse_object(r, table, f"schema[{i}]") for i, table in enumerate(tables))
@@ -121,7 +121,7 @@ def parse_contract(data: Any, source: str | None = None) -> DataContract:
         if name in names[:i]:
             r.fail(f"schema[{i}].name", "duplicate schema object name",
                    expected="one schema object per table", found=repr(name))
-    contract = DataContract(id=doc["id"], version=doc["version"], status=doc["status"],
+    contract = DataContract(id=doc["id"], version=doc["version"], status=doc.get("status"),
                             contract_name=doc.get("name"), api_version=doc["apiVersion"],
                             objects=objects)
     return DataContract(id=contract.id, version=contract.version, status=contract.status,

@@ -14,13 +14,15 @@ The standard's package ships the schema of one release only (its own version), s
 earlier ones come from ``datacontract-cli``, the standard's reference tool, which ships
 every release's schema. Nothing is read from outside the installed packages.
 
-**One deliberate widening**, as the standard does it: a document that breaks its own
-release's schema is still accepted when a later release's schema, which lists that
-``apiVersion`` among the versions it accepts, validates it. The standard's own example
-suite is checked that way (every example, whatever ``apiVersion`` it declares, against the
-current schema), and several published examples labelled ``v3.0.2`` use fields that only
-the v3.1 schema describes. The error reported is always the one of the document's own
-release.
+**One deliberate widening**, as the standard does it: a ``v3.0.x`` document that breaks
+the v3.0.2 schema is still accepted when the v3.1.0 schema (which lists ``v3.0.x`` among
+the versions it accepts) validates it. The standard checks its own published examples
+that way (every example, whatever ``apiVersion`` it declares, against its current schema),
+and three of them, labelled ``v3.0.2``, use what v3.1 introduced (``timestamp`` and
+``time`` logical types, numeric ``exclusiveMaximum``, ``metric`` rules, a team as an
+object). Only that step is taken: a v3.1.0 document must pass the v3.1.0 schema (v3.2.0's
+would, for one, let it drop the ``status`` v3.1.0 requires). The error reported is always
+the one of the document's own release.
 
 Examples
 --------
@@ -54,7 +56,8 @@ _SOURCES: dict[str, tuple[str, str, str]] = {
     "v3.1": ("datacontract", "schemas/odcs-3.1.0.schema.json", "v3.1.0"),
     "v3.2": ("open_data_contract_standard", "schema.json", "v3.2.0"),
 }
-_LINES = tuple(_SOURCES)
+# a release line whose documents may also pass the next line's schema (see the module notes)
+_WIDENED = {"v3.0": "v3.1"}
 
 
 def _line(api_version: str) -> str:
@@ -114,8 +117,8 @@ def check_document(doc: dict, source: str | None = None) -> str:
     Returns
     -------
     str
-        The release whose schema accepted the document (its own, or a later one that
-        lists its ``apiVersion``, see the module notes).
+        The release whose schema accepted the document (its own, or v3.1.0 for a v3.0.x
+        document, see the module notes).
 
     Raises
     ------
@@ -132,10 +135,11 @@ def check_document(doc: dict, source: str | None = None) -> str:
     error = _most_specific(_validator(own).iter_errors(doc))
     if error is None:
         return _SOURCES[own][2]
-    for line in _LINES[_LINES.index(own) + 1:]:
-        accepted = schema_for(_SOURCES[line][2])["properties"]["apiVersion"].get("enum", ())
-        if api_version in accepted and _validator(line).is_valid(doc):
-            return _SOURCES[line][2]
+    later = _WIDENED.get(own)
+    if later is not None:
+        accepted = schema_for(_SOURCES[later][2])["properties"]["apiVersion"].get("enum", ())
+        if api_version in accepted and _validator(later).is_valid(doc):
+            return _SOURCES[later][2]
     raise _to_contract_error(error, _SOURCES[own][2], source)
 
 
