@@ -116,7 +116,7 @@ class PlannedCheck:
         if self.quality is None:
             return failing, failing == 0
         rule = self.quality
-        if rule.metric == "rowCount" or self.sql is not None:
+        if self.rule == "rowCount" or self.sql is not None:
             observed = failing if self.sql is not None else total
         elif rule.unit == "percent":
             observed = 100.0 * failing / total if total else 0.0

@@ -173,19 +173,16 @@ class QualityRule:
 
     def describe(self) -> str:
         """A short human reading of the rule, e.g. ``invalidValues < 5 rows``."""
-        if self.metric is None:
+        metric = self.metric or (self.extra.get("rule") if self.type == "library" else None)
+        if metric is None:
             if self.type == "sql" and self.operator is not None:
                 return f"sql {_threshold_text(self.operator, self.threshold)}"
             engine = self.extra.get("engine")
             return self.type + (f" ({engine})" if engine else "")
         if self.operator is None:
-            return self.metric
+            return metric
         unit = "%" if self.unit == "percent" else " rows"
-        t = self.threshold
-        if self.operator in ("mustBeBetween", "mustNotBeBetween"):
-            word = "in" if self.operator == "mustBeBetween" else "not in"
-            return f"{self.metric} {word} ({_num(t[0])}, {_num(t[1])}){unit}"
-        return f"{self.metric} {OPERATORS[self.operator]} {_num(t)}{unit}"
+        return f"{metric} {_threshold_text(self.operator, self.threshold)}{unit}"
 
     def to_dict(self) -> dict:
         """The rule as plain ODCS (every field it was read with, see :func:`kept_fields`)."""
