@@ -271,7 +271,7 @@ class ContractProperty:
         if self.classification is not None:
             out["classification"] = self.classification
         out.update(_plain(self.extra))
-        if self.quality:
+        if self.quality and "quality" not in self.extra:
             out["quality"] = [rule.to_dict() for rule in self.quality]
         return out
 
@@ -300,11 +300,11 @@ class SchemaObject:
     def to_dict(self) -> dict:
         """The schema object as plain ODCS."""
         out: dict[str, Any] = {"name": self.name}
-        if self.properties:
-            out["properties"] = [p.to_dict() for p in self.properties]
-        if self.quality:
-            out["quality"] = [rule.to_dict() for rule in self.quality]
         out.update(_plain(self.extra))
+        if self.properties and "properties" not in self.extra:
+            out["properties"] = [p.to_dict() for p in self.properties]
+        if self.quality and "quality" not in self.extra:
+            out["quality"] = [rule.to_dict() for rule in self.quality]
         return out
 
 
@@ -424,9 +424,9 @@ class DataContract:
         out["version"] = self.version
         if self.status is not None:
             out["status"] = self.status
-        if self.objects:
-            out["schema"] = [o.to_dict() for o in self.objects]
         out.update(_plain(self.extra))
+        if self.objects and "schema" not in self.extra:
+            out["schema"] = [o.to_dict() for o in self.objects]
         return out
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
