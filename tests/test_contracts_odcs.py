@@ -424,8 +424,20 @@ def test_referential_gaps_between_two_published_tables():
     # reference: an anti-join in plain Python
     known = set(customers["customer_id"])
     assert gap.failing == sum(1 for c in orders["customer_id"] if c is not None and c not in known)
+    assert report.to_dict()["checks"][0]["failing"] == 2
     fixed = orders.with_columns(pl.col("customer_id").replace("C009", "C002"))
     assert check_relationships(shop, {"customers": customers, "orders": fixed}).passed
+
+
+def test_referential_gap_samples_mask_pii():
+    doc = yaml.safe_load(V310)
+    doc["schema"][1]["properties"][1]["classification"] = "pii"
+    shop = DataContract.from_dict(doc)
+    customers = pl.DataFrame({"customer_id": ["C001"], "email": ["a"]})
+    report = check_relationships(shop, {"customers": customers,
+                                        "orders": _orders([1.0], customer_ids=["C777"])})
+    samples = report.check("orders.customer_id->customers.customer_id").samples
+    assert samples["customer_id"].to_list() == ["***"] and "C777" not in str(report)
 
 
 def test_a_relationship_to_a_table_not_yet_published_is_not_enforced():

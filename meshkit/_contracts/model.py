@@ -1,27 +1,34 @@
-"""The data contract: meshkit's subset of the Open Data Contract Standard (ODCS) v3.1.
+"""The data contract: the Open Data Contract Standard (ODCS) v3.0.x, v3.1.0 and v3.2.0.
 
-A data product carries one contract, with one schema object (the product's table) whose
-properties are its columns. :class:`DataContract` is an immutable value: read it with
-:meth:`DataContract.from_dict` / :meth:`DataContract.from_yaml`, write it back with
-:meth:`DataContract.to_dict` / :meth:`DataContract.to_yaml`. What meshkit writes is plain
-ODCS and validates against the standard's JSON Schema; fields meshkit does not act upon
-(descriptions, tags, team, servers...) are kept verbatim, so nothing is lost on a round trip.
+A contract has one or several schema objects (tables), each mapped to one data product;
+their properties are its columns. :class:`DataContract` is an immutable value: read it with
+:meth:`DataContract.from_dict` / :meth:`DataContract.from_yaml` (checked against the
+official JSON Schema of its ``apiVersion``, see :mod:`meshkit._contracts.schemas`), write
+it back with :meth:`DataContract.to_dict` / :meth:`DataContract.to_yaml`: every field is
+kept, in the order it was written, and the declared ``apiVersion`` is written back (a
+lossless round trip). :meth:`DataContract.object` gives each table's single-table contract.
 
-The supported subset (anything else is rejected with its field path, see
-:mod:`meshkit._contracts.parse`):
+What meshkit enforces on a product (see :mod:`meshkit._contracts.checks`):
 
-* top level: ``apiVersion: v3.1.0``, ``kind: DataContract``, ``id``, ``version``, ``status``,
-  ``name`` and exactly one ``schema`` object;
-* property: ``name``, ``logicalType`` (string, integer, number, boolean, date, timestamp,
-  time, object, array), ``required``, ``unique``, ``primaryKey``, ``primaryKeyPosition``,
-  ``classification`` (``pii`` columns are masked in reports), ``logicalTypeOptions``
-  (``minimum``, ``maximum``, ``exclusiveMinimum``, ``exclusiveMaximum``, ``multipleOf`` for
-  numbers and integers; ``minimum``... as ISO strings for date, timestamp and time;
-  ``minLength``, ``maxLength``, ``pattern`` for strings);
-* quality rules (``type: library``, or ``text`` which is kept but not run): metrics
-  ``nullValues``, ``missingValues``, ``invalidValues`` (``validValues`` and/or ``pattern``),
-  ``duplicateValues`` on a property; ``rowCount`` and ``duplicateValues`` (``properties``) on
-  the schema object; one operator each, ``unit`` ``rows`` (default) or ``percent``.
+* property: ``logicalType`` (string, integer, number, boolean, date, timestamp, time,
+  object, array, map, vector), ``required``, ``unique``, ``primaryKey`` (with
+  ``primaryKeyPosition``), ``enum`` (v3.2), ``classification`` (``pii`` columns are masked
+  in reports), ``logicalTypeOptions``: ``minimum``, ``maximum``, ``exclusiveMinimum``,
+  ``exclusiveMaximum`` (numbers, or ISO strings for date, timestamp and time; v3.0's
+  boolean ``exclusive*`` make their bound strict), ``multipleOf``, ``minLength``,
+  ``maxLength``, ``pattern``, ``minItems``, ``maxItems``;
+* quality rules: ``type: library`` metrics ``nullValues``, ``missingValues``,
+  ``invalidValues`` (``validValues`` and/or ``pattern``), ``duplicateValues`` on a
+  property, ``rowCount`` and ``duplicateValues`` on a schema object (v3.0's ``rule:
+  nullCheck / duplicateCount / rowCount`` too), ``unit`` ``rows`` or ``percent``; ``type:
+  sql`` rules, run on the product through polars' SQL engine;
+* relationships (foreign keys between tables), by
+  :func:`meshkit._contracts.check_relationships` once both tables are published.
+
+Everything else a valid contract may hold (``custom`` rules of other engines, ``text``
+rules, ``format`` and other options, other metrics or levels) is kept and reported as
+"not enforced" in the :class:`~meshkit._contracts.QualityReport`: never refused, never
+silently passed.
 
 Operators compare the metric (a row count, or a percentage of rows) with the threshold:
 ``mustBe`` (=), ``mustNotBe`` (≠), ``mustBeGreaterThan`` (>), ``mustBeGreaterOrEqualTo``
@@ -31,9 +38,10 @@ Operators compare the metric (a row count, or a percentage of rows) with the thr
 Bounds in ``logicalTypeOptions`` follow JSON Schema: ``minimum``/``maximum`` are inclusive,
 the ``exclusive*`` variants strict; nulls never break a bound, a length or a pattern (use
 ``required`` or ``nullValues`` for them). A timestamp bound without a time zone is read in
-the column's zone. ``pattern`` is a search, as in JSON Schema (anchor it with ``^...$``), run
-by polars' regex engine (no look-around or back-references); it is compiled when the
-contract is read. Duplicates in one column ignore nulls (like SQL ``UNIQUE``); across
+the column's zone. NaN breaks every numeric bound and ``multipleOf`` (it is no number).
+``pattern`` is a search, as in JSON Schema (anchor it with ``^...$``), run by polars' regex
+engine; a pattern that does not compile is refused when the contract is read, one polars
+cannot run (look-around, back-references) is "not enforced". Duplicates in one column ignore nulls (like SQL ``UNIQUE``); across
 several ``properties`` a row is a duplicate when every value, nulls included, repeats.
 Every row of a repeated value counts.
 

@@ -110,6 +110,13 @@ def _read(rel: dict, path: str, from_table: str | None,
     return Relationship(from_table, from_columns, to_table, to_columns, path, why, rel)
 
 
+def _pii_columns(contract, table: str, shown: list[str]) -> list[str]:
+    for candidate in contract.objects:
+        if candidate.name == table:
+            return [p.name for p in candidate.properties if p.is_pii and p.name in shown]
+    return []
+
+
 def check_relationships(contract, frames: Mapping[str, pl.DataFrame | pl.LazyFrame], *,
                         sample_size: int = 5) -> QualityReport:
     """Referential gaps of every foreign key of ``contract`` between the given tables.
@@ -121,7 +128,7 @@ def check_relationships(contract, frames: Mapping[str, pl.DataFrame | pl.LazyFra
     frames : mapping of str to polars frame
         The data of each schema object, by its name (the published products it maps to).
     sample_size : int, default 5
-        Referencing rows kept per broken foreign key.
+        Referencing rows kept per broken foreign key; ``pii`` values read ``***``.
 
     Returns
     -------
@@ -166,6 +173,10 @@ def check_relationships(contract, frames: Mapping[str, pl.DataFrame | pl.LazyFra
         total, count, samples = pl.collect_all([
             child.select(pl.len()), gaps.select(pl.len()), gaps.head(sample_size)])
         rows = max(rows, total.item())
+        pii = _pii_columns(contract, rel.from_table, samples.columns)
+        samples = samples.with_columns(
+            pl.when(pl.col(c).is_null()).then(pl.lit(None, pl.String))
+            .otherwise(pl.lit("***")).alias(c) for c in pii)
         checks.append(CheckResult(rel.name, ", ".join(rel.from_columns), "foreignKey",
                                   count.item() == 0, count.item(), total.item(),
                                   observed=count.item(), expected=expected,
