@@ -109,8 +109,18 @@ def dtype_matches(logical_type: str | None, dtype: pl.DataType) -> bool:
     return False
 
 
-def default_dtype(logical_type: str) -> pl.DataType:
-    """The polars dtype meshkit uses to build an empty frame of a logical type."""
+def default_dtype(logical_type: str | None) -> pl.DataType:
+    """The polars dtype meshkit uses to build an empty frame of a logical type.
+
+    A property without a ``logicalType`` is read as text (``String``).
+
+    Examples
+    --------
+    >>> default_dtype(None)
+    String
+    """
+    if logical_type is None:
+        return pl.String()
     return _DEFAULT_DTYPES[logical_type]
 
 
