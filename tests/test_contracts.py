@@ -8,8 +8,9 @@ earlier releases.
 from __future__ import annotations
 
 import copy
-import importlib.resources
+import importlib.metadata
 import json
+from pathlib import Path
 
 import jsonschema
 import polars as pl
@@ -22,11 +23,11 @@ from meshkit import ContractError, DataError, MeshkitError, SpecError
 def official_schema(release: str) -> dict:
     """The official ODCS JSON Schema of ``release``, read straight from its package."""
     if release == "v3.2.0":
-        text = importlib.resources.files("open_data_contract_standard").joinpath("schema.json")
+        dist, name = "open-data-contract-standard", "open_data_contract_standard/schema.json"
     else:
-        text = importlib.resources.files("datacontract").joinpath(
-            f"schemas/odcs-{release[1:]}.schema.json")
-    schema = json.loads(text.read_text(encoding="utf-8"))
+        dist, name = "datacontract-cli", f"datacontract/schemas/odcs-{release[1:]}.schema.json"
+    path = Path(importlib.metadata.distribution(dist).locate_file(name))
+    schema = json.loads(path.read_text(encoding="utf-8"))
     assert schema["properties"]["apiVersion"]["default"] == release
     return schema
 

@@ -10,9 +10,10 @@ hand-written invalid documents.
 from __future__ import annotations
 
 import copy
-import importlib.resources
+import importlib.metadata
 import json
 import math
+from pathlib import Path
 
 import jsonschema
 import polars as pl
@@ -218,12 +219,13 @@ def _json_ready(value):
 
 
 def official_schema(release: str) -> dict:
+    """The official schema, located through its distribution (the package is not imported)."""
     if release == "v3.2.0":
-        text = importlib.resources.files("open_data_contract_standard").joinpath("schema.json")
+        dist, name = "open-data-contract-standard", "open_data_contract_standard/schema.json"
     else:
-        text = importlib.resources.files("datacontract").joinpath(
-            f"schemas/odcs-{release[1:]}.schema.json")
-    return json.loads(text.read_text(encoding="utf-8"))
+        dist, name = "datacontract-cli", f"datacontract/schemas/odcs-{release[1:]}.schema.json"
+    path = Path(importlib.metadata.distribution(dist).locate_file(name))
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 # ---- reading every release, losslessly ----------------------------------------------------
@@ -500,6 +502,28 @@ def test_schemas_come_from_installed_packages_and_match_their_release():
         release = {"v3.0": "v3.0.2", "v3.1": "v3.1.0", "v3.2": "v3.2.0"}[version[:4]]
         assert schema_for(version) == official_schema(release)
         assert version in schema_for(version)["properties"]["apiVersion"]["enum"]
+
+
+def test_reading_a_contract_imports_neither_schema_package():
+    """datacontract's __init__ re-registers PyYAML's SafeDumper: it must never be imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys, yaml\n"
+            "from meshkit import DataContract\n"
+            "for v in ('v3.0.2', 'v3.1.0', 'v3.2.0'):\n"
+            "    DataContract.from_dict({'apiVersion': v, 'kind': 'DataContract', 'id': 'i',"
+            " 'version': '1', 'status': 'draft'})\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in"
+            " ('datacontract', 'open_data_contract_standard')))\n"
+            "print(repr(yaml.safe_dump({'a': 'x\\ny'})))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    plain = subprocess.run([sys.executable, "-c",
+                            "import yaml; print(repr(yaml.safe_dump({'a': 'x\\ny'})))"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert out[0] == "[]"
+    assert out[1] == plain  # PyYAML as it ships, untouched
 
 
 @pytest.mark.parametrize("module", ["schemas", "relations"])

@@ -12,7 +12,8 @@ v3.2.0         ``schema.json`` shipped by the standard's own ``open-data-contrac
 
 The standard's package ships the schema of one release only (its own version), so the two
 earlier ones come from ``datacontract-cli``, the standard's reference tool, which ships
-every release's schema. Nothing is read from outside the installed packages.
+every release's schema. Nothing is read from outside the installed packages, and the files
+are found through the distributions' metadata: neither package is imported.
 
 **One deliberate widening**, as the standard does it: a ``v3.0.x`` document that breaks
 the v3.0.2 schema is still accepted when the v3.1.0 schema (which lists ``v3.0.x`` among
@@ -38,10 +39,10 @@ meshkit._errors.ContractError: x.yaml: owner: a field ODCS v3.2.0 does not defin
 from __future__ import annotations
 
 import functools
-import importlib.resources
+import importlib.metadata
 import json
 import re
-from typing import Any
+from pathlib import Path
 
 from meshkit._errors import ContractError
 
@@ -50,11 +51,11 @@ __all__ = ["API_VERSIONS", "schema_for", "check_document"]
 #: Every ``apiVersion`` meshkit reads, oldest first.
 API_VERSIONS: tuple[str, ...] = ("v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0", "v3.2.0")
 
-# release line -> (package, file inside it, the version the schema declares)
+# release line -> (distribution, file inside it, the version the schema declares)
 _SOURCES: dict[str, tuple[str, str, str]] = {
-    "v3.0": ("datacontract", "schemas/odcs-3.0.2.schema.json", "v3.0.2"),
-    "v3.1": ("datacontract", "schemas/odcs-3.1.0.schema.json", "v3.1.0"),
-    "v3.2": ("open_data_contract_standard", "schema.json", "v3.2.0"),
+    "v3.0": ("datacontract-cli", "datacontract/schemas/odcs-3.0.2.schema.json", "v3.0.2"),
+    "v3.1": ("datacontract-cli", "datacontract/schemas/odcs-3.1.0.schema.json", "v3.1.0"),
+    "v3.2": ("open-data-contract-standard", "open_data_contract_standard/schema.json", "v3.2.0"),
 }
 # a release line whose documents may also pass the next line's schema (see the module notes)
 _WIDENED = {"v3.0": "v3.1"}
@@ -79,12 +80,15 @@ def schema_for(api_version: str) -> dict:
         missing or ships another release's schema.
     """
     package, name, declared = _SOURCES[_line(api_version)]
-    try:
-        text = importlib.resources.files(package).joinpath(name).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError) as exc:
+    try:  # located through the distribution's metadata: its modules are never imported
+        # (importing datacontract re-registers PyYAML's SafeDumper str representer)
+        text = Path(importlib.metadata.distribution(package).locate_file(name)).read_text(
+            encoding="utf-8")
+    except (importlib.metadata.PackageNotFoundError, FileNotFoundError) as exc:
         raise ContractError(f"the ODCS {declared} JSON Schema is not installed",
                             where=f"package {package}",
-                            expected=f"{name} inside the installed package {package}",
+                            expected=f"{name} inside the installed package {package} "
+                                     f"(pip install {package})",
                             found=type(exc).__name__) from exc
     schema = json.loads(text)
     found = schema.get("properties", {}).get("apiVersion", {}).get("default")
