@@ -50,7 +50,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     # data contracts (ODCS) and their validation
     "meshkit._contracts": (
         "DataContract", "ContractProperty", "QualityRule", "QualityReport", "CheckResult",
-        "validate", "infer_contract", "LOGICAL_TYPES", "METRICS", "OPERATORS",
+        "SchemaObject", "Relationship", "check_relationships", "validate", "infer_contract", "LOGICAL_TYPES", "METRICS", "OPERATORS",
         "dtype_matches",
     ),
     # products as versioned Delta tables

@@ -1,4 +1,4 @@
-"""Data contracts (an ODCS v3.1 subset) and their validation on polars frames.
+"""Data contracts (ODCS v3.0.x, v3.1.0, v3.2.0) and their validation on polars frames.
 
 >>> from meshkit._contracts import DataContract, validate, QualityReport, infer_contract
 
@@ -9,6 +9,7 @@
   ``mustBeBetween`` is **exclusive** at both ends (as ODCS defines it), are documented in
   :mod:`meshkit._contracts.model`.
 * :func:`validate` checks a frame and returns a :class:`QualityReport`.
+* :func:`check_relationships` reports referential gaps between the tables of a contract.
 * :func:`infer_contract` drafts a contract from a frame.
 """
 
@@ -19,7 +20,9 @@ from meshkit._contracts.model import (
     ContractProperty,
     DataContract,
     QualityRule,
+    SchemaObject,
 )
+from meshkit._contracts.relations import Relationship, check_relationships
 from meshkit._contracts.report import CheckResult, QualityReport
 from meshkit._contracts.types import LOGICAL_TYPES, dtype_matches
 from meshkit._contracts.validate import validate
@@ -28,6 +31,9 @@ __all__ = [
     "DataContract",
     "ContractProperty",
     "QualityRule",
+    "SchemaObject",
+    "Relationship",
+    "check_relationships",
     "QualityReport",
     "CheckResult",
     "validate",

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from meshkit._contracts.model import ContractProperty, DataContract, QualityRule
+from meshkit._contracts.parse import pattern_runs_on_polars
 from meshkit._contracts.types import dtype_matches, parse_literal
 
 __all__ = ["PlannedCheck", "plan_checks", "duplicated_runs"]
@@ -64,6 +65,12 @@ class PlannedCheck:
         and not evaluated.
     severity : str
         ``error`` fails the report; other severities are shown only.
+    not_enforced : str or None
+        Why meshkit does not run this rule or option (a ``custom`` engine, an option it does
+        not check...); it is then reported as "not enforced", neither passed nor failed.
+    sql : str or None
+        The query of a ``type: sql`` rule, placeholders filled; it runs on the product
+        through polars' SQL engine and its single value is compared with the operator.
     duplicates_in : polars.Expr or None
         For single-column duplicate checks (``unique``, ``duplicateValues``, a one-column
         ``primaryKey``): the column. Its duplicates are then measured from runs of the sorted
@@ -80,6 +87,8 @@ class PlannedCheck:
     usable: bool = True
     severity: str = "error"
     duplicates_in: pl.Expr | None = None
+    not_enforced: str | None = None
+    sql: str | None = None
 
     def count_expr(self) -> pl.Expr:
         """The aggregate measuring failing rows; read it with :meth:`failing_count`."""
@@ -107,8 +116,8 @@ class PlannedCheck:
         if self.quality is None:
             return failing, failing == 0
         rule = self.quality
-        if rule.metric == "rowCount":
-            observed = total
+        if self.rule == "rowCount" or self.sql is not None:
+            observed = failing if self.sql is not None else total
         elif rule.unit == "percent":
             observed = 100.0 * failing / total if total else 0.0
         else:
@@ -117,13 +126,15 @@ class PlannedCheck:
 
 
 def plan_checks(contract: DataContract, schema: pl.Schema) -> list[PlannedCheck]:
-    """Every data check of ``contract`` as polars expressions over a frame of ``schema``.
+    """Every check of ``contract`` (one table) over a frame of ``schema``.
 
     Columns missing from ``schema`` or with a dtype unlike their logical type make their
-    checks ``usable=False`` (they cannot be evaluated and count as failed).
+    checks ``usable=False`` (they cannot be evaluated and count as failed). Rules and
+    options meshkit does not run come back with ``not_enforced`` set.
     """
     usable = {p.name for p in contract.properties
               if p.name in schema and dtype_matches(p.logical_type, schema[p.name])}
+    table = contract.table
     checks: list[PlannedCheck] = []
     for prop in contract.properties:
         ok = prop.name in usable
@@ -134,20 +145,25 @@ def plan_checks(contract: DataContract, schema: pl.Schema) -> list[PlannedCheck]
         if prop.unique:
             checks.append(PlannedCheck(f"{prop.name}.unique", prop.name, "unique",
                                        "no duplicated values", **_duplicates(col, ok)))
+        if prop.enum is not None:
+            failing = (col.is_not_null() & ~_is_in(col, prop.enum, prop, schema)) if ok else None
+            checks.append(PlannedCheck(f"{prop.name}.enum", prop.name, "enum",
+                                       f"one of {prop.enum}", failing, usable=ok))
+        strict = {bound for bound, flag in (("minimum", prop.options.get("exclusiveMinimum")),
+                                            ("maximum", prop.options.get("exclusiveMaximum")))
+                  if flag is True}  # v3.0: a boolean exclusive* makes its bound strict
         for option, value in prop.options.items():
-            checks.append(_option_check(prop, option, value, col, schema, ok))
+            if option in ("exclusiveMinimum", "exclusiveMaximum") and isinstance(value, bool):
+                continue
+            checks.append(_option_check(prop, option, value, col, schema, ok,
+                                        strict=option in strict))
         for i, rule in enumerate(prop.quality):
-            if rule.metric == "duplicateValues":
-                checks.append(_rule_check(rule, f"{prop.name}.quality[{i}]", prop.name,
-                                          **_duplicates(col, ok)))
-            elif rule.metric is not None:
-                failing = _rule_failing(rule, prop, col, schema) if ok else None
-                checks.append(_rule_check(rule, f"{prop.name}.quality[{i}]", prop.name,
-                                          failing, ok))
+            checks.append(_property_rule(rule, f"{prop.name}.quality[{i}]", prop, col, schema,
+                                         ok, table))
     key = contract.primary_key
     if key:
         ok = all(k in usable for k in key)
-        name, expected = f"{contract.table}.primaryKey", "key columns not null and unique together"
+        name, expected = f"{table}.primaryKey", "key columns not null and unique together"
         if len(key) == 1:
             col = _column(contract.property(key[0]), schema) if ok else None
             dup = _duplicates(col, ok)
@@ -163,23 +179,102 @@ def plan_checks(contract: DataContract, schema: pl.Schema) -> list[PlannedCheck]
             checks.append(PlannedCheck(name, ", ".join(key), "primaryKey", expected, failing,
                                        usable=ok))
     for i, rule in enumerate(contract.quality):
-        if rule.metric is None:
-            continue
-        name = f"{contract.table}.quality[{i}]"
-        if rule.metric == "rowCount":
+        name = f"{table}.quality[{i}]"
+        metric = _metric(rule)
+        if rule.type == "sql":
+            checks.append(_sql_check(rule, name, None, table))
+        elif metric in ("rowCount", "duplicateValues") and rule.unit not in ("rows", "percent"):
+            checks.append(_not_enforced(rule, name, None, "schema", f"unit {rule.unit!r}"))
+        elif metric == "rowCount" and rule.operator is not None and rule.unit == "rows":
             checks.append(_rule_check(rule, name, None, None, True))
-        else:  # schema-level duplicateValues over arguments.properties
-            cols = rule.arguments["properties"]
+        elif metric == "duplicateValues" and rule.operator is not None:
+            cols = rule.arguments.get("properties") or contract.columns
             ok = all(c in usable for c in cols)
             expr = pl.struct([pl.col(c) for c in cols]).is_duplicated() if ok else None
             checks.append(_rule_check(rule, name, ", ".join(cols), expr, ok))
+        else:
+            checks.append(_not_enforced(rule, name, None, "schema"))
     return checks
 
 
+# the v3.0 ``rule`` names of metrics meshkit runs
+_V30_RULES = {"nullCheck": "nullValues", "duplicateCount": "duplicateValues",
+              "rowCount": "rowCount"}
+_PROPERTY_METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues")
+_KNOWN_ARGUMENTS = {"missingValues": {"missingValues"}, "invalidValues": {"validValues", "pattern"},
+                    "nullValues": set(), "duplicateValues": set(), "rowCount": set()}
+
+
+def _metric(rule: QualityRule) -> str | None:
+    """The library metric a rule asks for (v3.0's ``rule`` names included)."""
+    if rule.type != "library":
+        return None
+    return rule.metric or _V30_RULES.get(rule.extra.get("rule"))
+
+
+def _property_rule(rule: QualityRule, name: str, prop: ContractProperty, col, schema,
+                   ok: bool, table: str) -> PlannedCheck:
+    if rule.type == "sql":
+        return _sql_check(rule, name, prop.name, table)
+    metric = _metric(rule)
+    if metric not in _PROPERTY_METRICS or rule.operator is None:
+        return _not_enforced(rule, name, prop.name, "property")
+    if rule.unit not in ("rows", "percent"):
+        return _not_enforced(rule, name, prop.name, "property", f"unit {rule.unit!r}")
+    unknown = set(rule.arguments) - _KNOWN_ARGUMENTS[metric]
+    if unknown:
+        return _not_enforced(rule, name, prop.name, "property",
+                             f"arguments meshkit does not run: {', '.join(sorted(unknown))}")
+    if metric == "invalidValues" and not rule.arguments:
+        return _not_enforced(rule, name, prop.name, "property",
+                             "invalidValues without validValues or pattern")
+    pattern = rule.arguments.get("pattern")
+    if pattern is not None and pattern_runs_on_polars(pattern) is not None:
+        return _not_enforced(rule, name, prop.name, "property",
+                             f"polars cannot run the pattern ({pattern_runs_on_polars(pattern)})")
+    if metric == "duplicateValues":
+        return _rule_check(rule, name, prop.name, metric=metric, **_duplicates(col, ok))
+    failing = _rule_failing(rule, metric, prop, col, schema) if ok else None
+    return _rule_check(rule, name, prop.name, failing, ok, metric=metric)
+
+
+def _not_enforced(rule: QualityRule, name: str, column: str | None, level: str,
+                  reason: str | None = None) -> PlannedCheck:
+    if reason is None:
+        if rule.type == "custom":
+            reason = f"custom rule of engine {rule.extra.get('engine', 'unknown')!r}"
+        elif rule.type == "text":
+            reason = "a text rule describes, it has nothing to run"
+        elif rule.type != "library":
+            reason = f"quality rule type {rule.type!r}"
+        elif rule.operator is None:
+            reason = "no comparison operator"
+        else:
+            reason = f"metric {_metric(rule) or rule.extra.get('rule')!r} on a {level}"
+    rule_name = _metric(rule) or rule.type
+    return PlannedCheck(f"{name}.{rule_name}", column, rule_name, rule.describe() or rule.type,
+                        None, quality=rule, severity=rule.severity, not_enforced=reason)
+
+
+def _sql_check(rule: QualityRule, name: str, column: str | None, table: str) -> PlannedCheck:
+    if rule.operator is None or not rule.query:
+        return _not_enforced(rule, name, column, "table", "a sql rule without query or operator")
+    query = rule.query
+    for placeholder in ("${object}", "{object}"):
+        query = query.replace(placeholder, table)
+    if column is not None:
+        for placeholder in ("${property}", "{property}"):
+            query = query.replace(placeholder, column)
+    return PlannedCheck(f"{name}.sql", column, "sql", rule.describe(), None, quality=rule,
+                        severity=rule.severity, sql=query)
+
+
 def _rule_check(rule: QualityRule, name: str, column: str | None,
-                failing: pl.Expr | None, usable: bool, **more) -> PlannedCheck:
-    label = f"{name}.{rule.metric}"
-    return PlannedCheck(label, column, rule.metric, rule.describe(), failing, quality=rule,
+                failing: pl.Expr | None = None, usable: bool = True, *,
+                metric: str | None = None, **more) -> PlannedCheck:
+    metric = metric or _metric(rule)
+    label = f"{name}.{metric}"
+    return PlannedCheck(label, column, metric, rule.describe(), failing, quality=rule,
                         usable=usable, severity=rule.severity, **more)
 
 
@@ -228,31 +323,54 @@ _BOUNDS: dict[str, tuple[str, Callable[[pl.Expr, pl.Expr], pl.Expr]]] = {
 }
 
 
+_ARRAY_SIZES = {"minItems": ("at least", lambda n, v: n < v),
+                "maxItems": ("at most", lambda n, v: n > v)}
+
+
 def _option_check(prop: ContractProperty, option: str, value, col: pl.Expr | None,
-                  schema: pl.Schema, ok: bool) -> PlannedCheck:
+                  schema: pl.Schema, ok: bool, strict: bool = False) -> PlannedCheck:
+    """The check of one ``logicalTypeOptions`` entry; NaN breaks every numeric bound."""
     name = f"{prop.name}.{option}"
-    if option in _BOUNDS:
-        symbol, breaks = _BOUNDS[option]
+    kind = prop.logical_type
+    numeric = kind in ("integer", "number")
+    floats = ok and prop.name in schema and schema[prop.name].is_float()
+    if option in _BOUNDS and (numeric or kind in ("date", "timestamp", "time")):
+        bound = {"minimum": "exclusiveMinimum", "maximum": "exclusiveMaximum"}.get(option) \
+            if strict else option
+        symbol, breaks = _BOUNDS[bound]
         expected = f"values {symbol} {value}"
         failing = breaks(col, _literal(value, prop, schema)) if ok else None
-    elif option == "minLength":
-        expected = f"at least {value} characters"
-        failing = col.str.len_chars() < value if ok else None
-    elif option == "maxLength":
-        expected = f"at most {value} characters"
-        failing = col.str.len_chars() > value if ok else None
-    elif option == "pattern":
+        if floats:
+            failing = failing | col.is_nan()
+    elif option in ("minLength", "maxLength") and kind == "string":
+        expected = f"{'at least' if option == 'minLength' else 'at most'} {value} characters"
+        failing = None
+        if ok:
+            length = col.str.len_chars()
+            failing = length < value if option == "minLength" else length > value
+    elif option == "pattern" and kind == "string":
         expected = f"matches {value!r}"
+        cannot = pattern_runs_on_polars(value)
+        if cannot is not None:
+            return PlannedCheck(name, prop.name, option, expected, None,
+                                not_enforced=f"polars cannot run the pattern ({cannot})")
         failing = ~col.str.contains(value) if ok else None
-    else:  # multipleOf
+    elif option == "multipleOf" and numeric and isinstance(value, (int, float)) and value > 0:
         expected = f"multiples of {value}"
         if ok and schema[prop.name].is_integer() and float(value).is_integer():
             failing = (col % int(value)) != 0
         elif ok:
             ratio = col.cast(pl.Float64) / value
-            failing = (ratio - ratio.round(0)).abs() > 1e-9
+            failing = ((ratio - ratio.round(0)).abs() > 1e-9) | col.is_nan()
         else:
             failing = None
+    elif option in _ARRAY_SIZES and kind == "array" and isinstance(value, int):
+        word, breaks = _ARRAY_SIZES[option]
+        expected = f"{word} {value} items"
+        failing = breaks(col.list.len(), value) if ok else None
+    else:
+        return PlannedCheck(name, prop.name, option, f"{option}: {value}", None,
+                            not_enforced=f"option {option!r} of a {kind} column is not checked")
     return PlannedCheck(name, prop.name, option, expected, failing, usable=ok)
 
 
@@ -280,19 +398,19 @@ def _literal(value, prop: ContractProperty, schema: pl.Schema) -> pl.Expr:
 
 def _is_in(col: pl.Expr, values: list, prop: ContractProperty, schema: pl.Schema) -> pl.Expr:
     """Rows of ``col`` equal to one of the contract ``values`` (time zones aligned)."""
-    parsed = [_value(v, prop, schema) for v in values]
+    parsed = [_value(v, prop, schema) for v in values if v is not None]
     dtype = schema[prop.name]
     if isinstance(dtype, pl.Datetime):
         return col.is_in(pl.lit(pl.Series(parsed, dtype=dtype)).implode())
     return col.is_in(parsed)
 
 
-def _rule_failing(rule: QualityRule, prop: ContractProperty, col: pl.Expr,
+def _rule_failing(rule: QualityRule, metric: str, prop: ContractProperty, col: pl.Expr,
                   schema: pl.Schema) -> pl.Expr:
     """Rows counted by a property-level library metric."""
-    if rule.metric == "nullValues":
+    if metric == "nullValues":
         return col.is_null()
-    if rule.metric == "missingValues":
+    if metric == "missingValues":
         missing = rule.arguments.get("missingValues")
         if missing is None:  # default: null, and the empty string for text
             missing = [None, ""] if prop.logical_type == "string" else [None]

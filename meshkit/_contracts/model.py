@@ -1,27 +1,34 @@
-"""The data contract: meshkit's subset of the Open Data Contract Standard (ODCS) v3.1.
+"""The data contract: the Open Data Contract Standard (ODCS) v3.0.x, v3.1.0 and v3.2.0.
 
-A data product carries one contract, with one schema object (the product's table) whose
-properties are its columns. :class:`DataContract` is an immutable value: read it with
-:meth:`DataContract.from_dict` / :meth:`DataContract.from_yaml`, write it back with
-:meth:`DataContract.to_dict` / :meth:`DataContract.to_yaml`. What meshkit writes is plain
-ODCS and validates against the standard's JSON Schema; fields meshkit does not act upon
-(descriptions, tags, team, servers...) are kept verbatim, so nothing is lost on a round trip.
+A contract has one or several schema objects (tables), each mapped to one data product;
+their properties are its columns. :class:`DataContract` is an immutable value: read it with
+:meth:`DataContract.from_dict` / :meth:`DataContract.from_yaml` (checked against the
+official JSON Schema of its ``apiVersion``, see :mod:`meshkit._contracts.schemas`), write
+it back with :meth:`DataContract.to_dict` / :meth:`DataContract.to_yaml`: every field is
+kept, in the order it was written, and the declared ``apiVersion`` is written back (a
+lossless round trip). :meth:`DataContract.object` gives each table's single-table contract.
 
-The supported subset (anything else is rejected with its field path, see
-:mod:`meshkit._contracts.parse`):
+What meshkit enforces on a product (see :mod:`meshkit._contracts.checks`):
 
-* top level: ``apiVersion: v3.1.0``, ``kind: DataContract``, ``id``, ``version``, ``status``,
-  ``name`` and exactly one ``schema`` object;
-* property: ``name``, ``logicalType`` (string, integer, number, boolean, date, timestamp,
-  time, object, array), ``required``, ``unique``, ``primaryKey``, ``primaryKeyPosition``,
-  ``classification`` (``pii`` columns are masked in reports), ``logicalTypeOptions``
-  (``minimum``, ``maximum``, ``exclusiveMinimum``, ``exclusiveMaximum``, ``multipleOf`` for
-  numbers and integers; ``minimum``... as ISO strings for date, timestamp and time;
-  ``minLength``, ``maxLength``, ``pattern`` for strings);
-* quality rules (``type: library``, or ``text`` which is kept but not run): metrics
-  ``nullValues``, ``missingValues``, ``invalidValues`` (``validValues`` and/or ``pattern``),
-  ``duplicateValues`` on a property; ``rowCount`` and ``duplicateValues`` (``properties``) on
-  the schema object; one operator each, ``unit`` ``rows`` (default) or ``percent``.
+* property: ``logicalType`` (string, integer, number, boolean, date, timestamp, time,
+  object, array, map, vector), ``required``, ``unique``, ``primaryKey`` (with
+  ``primaryKeyPosition``), ``enum`` (v3.2), ``classification`` (``pii`` columns are masked
+  in reports), ``logicalTypeOptions``: ``minimum``, ``maximum``, ``exclusiveMinimum``,
+  ``exclusiveMaximum`` (numbers, or ISO strings for date, timestamp and time; v3.0's
+  boolean ``exclusive*`` make their bound strict), ``multipleOf``, ``minLength``,
+  ``maxLength``, ``pattern``, ``minItems``, ``maxItems``;
+* quality rules: ``type: library`` metrics ``nullValues``, ``missingValues``,
+  ``invalidValues`` (``validValues`` and/or ``pattern``), ``duplicateValues`` on a
+  property, ``rowCount`` and ``duplicateValues`` on a schema object (v3.0's ``rule:
+  nullCheck / duplicateCount / rowCount`` too), ``unit`` ``rows`` or ``percent``; ``type:
+  sql`` rules, run on the product through polars' SQL engine;
+* relationships (foreign keys between tables), by
+  :func:`meshkit._contracts.check_relationships` once both tables are published.
+
+Everything else a valid contract may hold (``custom`` rules of other engines, ``text``
+rules, ``format`` and other options, other metrics or levels) is kept and reported as
+"not enforced" in the :class:`~meshkit._contracts.QualityReport`: never refused, never
+silently passed.
 
 Operators compare the metric (a row count, or a percentage of rows) with the threshold:
 ``mustBe`` (=), ``mustNotBe`` (≠), ``mustBeGreaterThan`` (>), ``mustBeGreaterOrEqualTo``
@@ -31,9 +38,10 @@ Operators compare the metric (a row count, or a percentage of rows) with the thr
 Bounds in ``logicalTypeOptions`` follow JSON Schema: ``minimum``/``maximum`` are inclusive,
 the ``exclusive*`` variants strict; nulls never break a bound, a length or a pattern (use
 ``required`` or ``nullValues`` for them). A timestamp bound without a time zone is read in
-the column's zone. ``pattern`` is a search, as in JSON Schema (anchor it with ``^...$``), run
-by polars' regex engine (no look-around or back-references); it is compiled when the
-contract is read. Duplicates in one column ignore nulls (like SQL ``UNIQUE``); across
+the column's zone. NaN breaks every numeric bound and ``multipleOf`` (it is no number).
+``pattern`` is a search, as in JSON Schema (anchor it with ``^...$``), run by polars' regex
+engine; a pattern that does not compile is refused when the contract is read, one polars
+cannot run (look-around, back-references) is "not enforced". Duplicates in one column ignore nulls (like SQL ``UNIQUE``); across
 several ``properties`` a row is a duplicate when every value, nulls included, repeats.
 Every row of a repeated value counts.
 
@@ -67,7 +75,8 @@ import yaml
 from meshkit._files import atomic_write_text
 from meshkit._errors import ContractError
 
-__all__ = ["DataContract", "ContractProperty", "QualityRule", "OPERATORS", "METRICS"]
+__all__ = ["DataContract", "SchemaObject", "ContractProperty", "QualityRule", "OPERATORS",
+           "METRICS", "kept_fields"]
 
 #: ODCS comparison operators and their symbols (``between`` is exclusive, see module doc).
 OPERATORS: dict[str, str] = {
@@ -139,6 +148,16 @@ class QualityRule:
         """The rule's ODCS ``name`` or ``id``, if it has one."""
         return self.extra.get("name") or self.extra.get("id")
 
+    @property
+    def type(self) -> str:
+        """ODCS ``type``: ``library`` (default), ``sql``, ``text`` or ``custom``."""
+        return str(self.extra.get("type", "library"))
+
+    @property
+    def query(self) -> str | None:
+        """The SQL of a ``type: sql`` rule."""
+        return self.extra.get("query")
+
     def passes(self, value: float) -> bool:
         """Compare a measured metric with the threshold (``between`` is exclusive)."""
         op, t = self.operator, self.threshold
@@ -162,29 +181,32 @@ class QualityRule:
 
     def describe(self) -> str:
         """A short human reading of the rule, e.g. ``invalidValues < 5 rows``."""
-        if self.metric is None:
-            return "text"
+        metric = self.metric or (self.extra.get("rule") if self.type == "library" else None)
+        if metric is None:
+            if self.type == "sql" and self.operator is not None:
+                return f"sql {_threshold_text(self.operator, self.threshold)}"
+            engine = self.extra.get("engine")
+            return self.type + (f" ({engine})" if engine else "")
+        if self.operator is None:
+            return metric
         unit = "%" if self.unit == "percent" else " rows"
-        t = self.threshold
-        if self.operator in ("mustBeBetween", "mustNotBeBetween"):
-            word = "in" if self.operator == "mustBeBetween" else "not in"
-            return f"{self.metric} {word} ({_num(t[0])}, {_num(t[1])}){unit}"
-        return f"{self.metric} {OPERATORS[self.operator]} {_num(t)}{unit}"
+        return f"{metric} {_threshold_text(self.operator, self.threshold)}{unit}"
 
     def to_dict(self) -> dict:
-        """The rule as plain ODCS."""
+        """The rule as plain ODCS (every field it was read with, see :func:`kept_fields`)."""
         out: dict[str, Any] = {}
         if "type" in self.extra:
             out["type"] = self.extra["type"]
         if self.metric is not None:
             out["metric"] = self.metric
-            if self.arguments:
-                out["arguments"] = _plain(self.arguments)
+        if self.arguments:
+            out["arguments"] = _plain(self.arguments)
+        if self.operator is not None:
             value = self.threshold
             out[self.operator] = list(value) if isinstance(value, tuple) else value
-            if self.unit != "rows" or "unit" in self.extra:
-                out["unit"] = self.unit
-        out.update({k: _plain(v) for k, v in self.extra.items() if k not in ("type", "unit")})
+        if self.unit != "rows":
+            out["unit"] = self.unit
+        out.update(_plain(self.extra))
         return out
 
 
@@ -196,8 +218,9 @@ class ContractProperty:
     ----------
     name : str
         The column name.
-    logical_type : str
-        An ODCS logical type (see :mod:`meshkit._contracts.types`).
+    logical_type : str or None
+        An ODCS logical type (see :mod:`meshkit._contracts.types`); ``None`` when the
+        contract gives none (its values are then not type-checked).
     required, unique, primary_key : bool
         ODCS ``required`` (no nulls), ``unique`` and ``primaryKey``.
     primary_key_position : int or None
@@ -219,7 +242,7 @@ class ContractProperty:
     """
 
     name: str
-    logical_type: str
+    logical_type: str | None
     required: bool = False
     unique: bool = False
     primary_key: bool = False
@@ -230,13 +253,21 @@ class ContractProperty:
     extra: dict = field(default_factory=dict)
 
     @property
+    def enum(self) -> list | None:
+        """The allowed values of an ODCS v3.2 ``enum`` (its entries' ``value``), if any."""
+        entries = self.extra.get("enum")
+        return None if entries is None else [e["value"] for e in entries]
+
+    @property
     def is_pii(self) -> bool:
         """Whether the column is classified ``pii`` (case-insensitive)."""
         return (self.classification or "").lower() == "pii"
 
     def to_dict(self) -> dict:
         """The property as plain ODCS."""
-        out: dict[str, Any] = {"name": self.name, "logicalType": self.logical_type}
+        out: dict[str, Any] = {"name": self.name}
+        if self.logical_type is not None:
+            out["logicalType"] = self.logical_type
         if self.options:
             out["logicalTypeOptions"] = _plain(self.options)
         for key, value in (("required", self.required), ("unique", self.unique),
@@ -248,53 +279,105 @@ class ContractProperty:
         if self.classification is not None:
             out["classification"] = self.classification
         out.update(_plain(self.extra))
-        if self.quality:
+        if self.quality and "quality" not in self.extra:
+            out["quality"] = [rule.to_dict() for rule in self.quality]
+        return out
+
+
+@dataclass(frozen=True)
+class SchemaObject:
+    """One ODCS schema object: a table, mapped to one data product.
+
+    Parameters
+    ----------
+    name : str
+        The schema object's ``name``.
+    properties : tuple of ContractProperty
+        Its columns, in contract order.
+    quality : tuple of QualityRule
+        Its schema-level rules.
+    extra : dict
+        Every other ODCS key (``physicalName``, ``relationships``...), kept verbatim.
+    """
+
+    name: str
+    properties: tuple[ContractProperty, ...] = ()
+    quality: tuple[QualityRule, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The schema object as plain ODCS."""
+        out: dict[str, Any] = {"name": self.name}
+        out.update(_plain(self.extra))
+        if self.properties and "properties" not in self.extra:
+            out["properties"] = [p.to_dict() for p in self.properties]
+        if self.quality and "quality" not in self.extra:
             out["quality"] = [rule.to_dict() for rule in self.quality]
         return out
 
 
 @dataclass(frozen=True)
 class DataContract:
-    """An ODCS v3.1 data contract for one data product (one table).
+    """An ODCS data contract (v3.0.x, v3.1.0 or v3.2.0) with one or several tables.
 
-    Build it with :meth:`from_dict` or :meth:`from_yaml` (which check the supported subset),
-    or with :func:`meshkit._contracts.infer_contract` from a frame.
+    Build it with :meth:`from_dict` or :meth:`from_yaml` (which check the document against
+    the official JSON Schema of its ``apiVersion``), or with
+    :func:`meshkit._contracts.infer_contract` from a frame. A contract of one table (a
+    product) is used directly; a contract of several tables gives each product its own
+    single-table contract with :meth:`object`.
 
     Parameters
     ----------
     id, version, status : str
-        ODCS ``id``, ``version`` and ``status``.
-    table : str
-        The name of the schema object (the product's table).
+        ODCS ``id``, ``version`` and ``status`` (``None`` when a v3.2.0 contract omits it).
+    table : str, optional
+        The name of the schema object, for a single-table contract.
     properties : tuple of ContractProperty
-        The columns, in contract order.
+        Its columns, in contract order.
     quality : tuple of QualityRule
-        Schema-level rules (``rowCount``, multi-column ``duplicateValues``).
+        Its schema-level rules (``rowCount``, multi-column ``duplicateValues``, ``sql``...).
     contract_name : str or None
         ODCS top-level ``name``; :attr:`name` falls back to ``table``.
     api_version : str
-        Always ``"v3.1.0"``.
+        The ``apiVersion`` declared; written back as declared.
     extra, table_extra : dict
         Other top-level and schema-object ODCS keys, kept verbatim.
+    objects : tuple of SchemaObject, optional
+        Every schema object, for contracts of zero or several tables; built from
+        ``table``, ``properties``, ``quality`` and ``table_extra`` when not given. With
+        exactly one object, those four fields mirror it.
 
     Examples
     --------
     >>> c = DataContract(id="t", version="1", status="draft", table="t",
     ...                  properties=(ContractProperty("x", "number"),))
-    >>> c.name, c.property("x").logical_type
-    ('t', 'number')
+    >>> c.name, c.property("x").logical_type, c.tables
+    ('t', 'number', ['t'])
     """
 
     id: str
     version: str
-    status: str
-    table: str
+    status: str | None
+    table: str | None = None
     properties: tuple[ContractProperty, ...] = ()
     quality: tuple[QualityRule, ...] = ()
     contract_name: str | None = None
     api_version: str = "v3.1.0"
     extra: dict = field(default_factory=dict)
     table_extra: dict = field(default_factory=dict)
+    objects: tuple[SchemaObject, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.objects is None:
+            objects = () if self.table is None else (
+                SchemaObject(self.table, tuple(self.properties), tuple(self.quality),
+                             dict(self.table_extra)),)
+            object.__setattr__(self, "objects", objects)
+        elif len(self.objects) == 1:
+            only = self.objects[0]
+            for name, value in (("table", only.name), ("properties", only.properties),
+                                ("quality", only.quality), ("table_extra", only.extra)):
+                object.__setattr__(self, name, value)
 
     # ---- reading ---------------------------------------------------------------------
     @classmethod
@@ -311,15 +394,16 @@ class DataContract:
         Raises
         ------
         ContractError
-            Malformed, or outside meshkit's subset; the message names the field path,
-            e.g. ``orders.yaml: schema[0].properties[2].logicalType``.
+            Not valid ODCS of its version, or self-contradictory (a bound that is not a
+            value of its column's type, a range upside down...); the message names the
+            field path, e.g. ``orders.yaml: schema[0].properties[2].logicalType``.
 
         Examples
         --------
         >>> DataContract.from_dict({"kind": "DataContract"}, where="x.yaml")
         Traceback (most recent call last):
         ...
-        meshkit._errors.ContractError: x.yaml: apiVersion: a required field is missing (expected v3.1.0)
+        meshkit._errors.ContractError: x.yaml: apiVersion: a required field is missing (expected one of v3.0.0, v3.0.1, v3.0.2, v3.1.0, v3.2.0)
         """
         from meshkit._contracts.parse import parse_contract
 
@@ -337,19 +421,20 @@ class DataContract:
 
     # ---- writing ---------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """The contract as a plain ODCS v3.1 document (JSON-ready, schema-valid)."""
+        """The contract as plain ODCS of its ``apiVersion`` (JSON-ready, schema-valid).
+
+        A contract read from a document gives that document back, field for field.
+        """
         out: dict[str, Any] = {"apiVersion": self.api_version, "kind": "DataContract",
                                "id": self.id}
         if self.contract_name is not None:
             out["name"] = self.contract_name
         out["version"] = self.version
-        out["status"] = self.status
+        if self.status is not None:
+            out["status"] = self.status
         out.update(_plain(self.extra))
-        table: dict[str, Any] = {"name": self.table, **_plain(self.table_extra),
-                                 "properties": [p.to_dict() for p in self.properties]}
-        if self.quality:
-            table["quality"] = [rule.to_dict() for rule in self.quality]
-        out["schema"] = [table]
+        if self.objects and "schema" not in self.extra:
+            out["schema"] = [o.to_dict() for o in self.objects]
         return out
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
@@ -363,20 +448,64 @@ class DataContract:
             atomic_write_text(path, text)
         return text
 
+    # ---- several tables ----------------------------------------------------------------
+    @property
+    def tables(self) -> list[str]:
+        """The names of the schema objects, in contract order."""
+        return [o.name for o in self.objects]
+
+    def object(self, name: str) -> DataContract:
+        """The single-table contract of schema object ``name`` (one per product).
+
+        It keeps the contract's top-level fields (``id``, ``version``, ``servers``...), so
+        it is a valid ODCS document of its own.
+
+        Raises
+        ------
+        ContractError
+            When the contract has no schema object of that name.
+
+        Examples
+        --------
+        >>> two = DataContract(id="shop", version="1", status="draft", objects=(
+        ...     SchemaObject("orders", (ContractProperty("id", "integer"),)),
+        ...     SchemaObject("items", (ContractProperty("sku", "string"),))))
+        >>> two.tables, two.object("items").columns
+        (['orders', 'items'], ['sku'])
+        """
+        for candidate in self.objects:
+            if candidate.name == name:
+                return DataContract(id=self.id, version=self.version, status=self.status,
+                                    contract_name=self.contract_name,
+                                    api_version=self.api_version, extra=dict(self.extra),
+                                    objects=(candidate,))
+        raise ContractError("no such schema object in the contract",
+                            where=f"contract {self.id!r}", expected=f"one of {self.tables}",
+                            found=repr(name))
+
+    def _single(self, what: str) -> None:
+        if len(self.objects) != 1:
+            raise ContractError(f"{what} needs a single-table contract",
+                                where=f"contract {self.id!r}",
+                                expected="one schema object (pick one with .object(name))",
+                                found=f"{len(self.objects)} schema objects {self.tables}")
+
     # ---- looking inside --------------------------------------------------------------
     @property
     def name(self) -> str:
-        """ODCS top-level ``name``, else the schema object's name."""
-        return self.contract_name or self.table
+        """ODCS top-level ``name``, else the schema object's name, else the ``id``."""
+        return self.contract_name or self.table or self.id
 
     @property
     def columns(self) -> list[str]:
-        """Column names, in contract order."""
+        """Column names, in contract order (single-table contracts)."""
+        self._single("columns")
         return [p.name for p in self.properties]
 
     @property
     def primary_key(self) -> list[str]:
         """Primary-key columns, ordered by ``primaryKeyPosition`` then contract order."""
+        self._single("primary_key")
         keyed = [(p.primary_key_position or 0, i, p.name)
                  for i, p in enumerate(self.properties) if p.primary_key]
         return [name for _, _, name in sorted(keyed)]
@@ -384,11 +513,21 @@ class DataContract:
     @property
     def pii_columns(self) -> list[str]:
         """Columns classified ``pii``."""
+        self._single("pii_columns")
         return [p.name for p in self.properties if p.is_pii]
 
+    @property
+    def relationships(self) -> list:
+        """Every foreign key the contract declares (see :mod:`meshkit._contracts.relations`)."""
+        from meshkit._contracts.relations import contract_relationships
+
+        return contract_relationships(self)
+
     def __repr__(self) -> str:
+        inside = (f"columns={[p.name for p in self.properties]!r}" if len(self.objects) == 1
+                  else f"tables={self.tables!r}")
         return (f"DataContract(id={self.id!r}, version={self.version!r}, "
-                f"status={self.status!r}, columns={self.columns!r})")
+                f"status={self.status!r}, {inside})")
 
     def property(self, name: str) -> ContractProperty:
         """The property of column ``name``.
@@ -401,12 +540,33 @@ class DataContract:
         ContractError
             When the contract has no such column.
         """
+        self._single("property()")
         for prop in self.properties:
             if prop.name == name:
                 return prop
         raise ContractError("no such column in the contract", where=f"contract {self.id!r}",
                             expected=f"one of {self.columns}", found=repr(name))
 
+
+def _threshold_text(operator: str, t: Any) -> str:
+    if operator in ("mustBeBetween", "mustNotBeBetween"):
+        word = "in" if operator == "mustBeBetween" else "not in"
+        return f"{word} ({_num(t[0])}, {_num(t[1])})"
+    return f"{OPERATORS[operator]} {_num(t)}"
+
+
+def kept_fields(read: dict, written: dict) -> dict:
+    """The fields of ``read`` that ``written`` (the interpreted part) lacks or changes.
+
+    Every model object keeps them in ``extra`` and lays them over what it writes, so a
+    round trip gives back exactly the document read.
+
+    Examples
+    --------
+    >>> kept_fields({"name": "x", "required": False, "tags": ["a"]}, {"name": "x"})
+    {'required': False, 'tags': ['a']}
+    """
+    return {k: _plain(v) for k, v in read.items() if k not in written or written[k] != v}
 
 
 def _num(value: Any) -> str:

@@ -44,8 +44,10 @@ class CheckResult:
         The column(s) checked; ``None`` for table-level checks.
     rule : str
         The kind of check (``required``, ``type``, ``invalidValues``, ``rowCount``...).
-    passed : bool
-        Whether the check passed.
+    passed : bool or None
+        Whether the check passed; ``None`` for a rule meshkit does not enforce (a
+        ``custom`` engine's rule, an option it does not check): it neither passes nor
+        fails, and its ``message`` says why.
     failing : int or None
         Rows that break the rule (``None`` when the check could not be evaluated, or for
         counts that are not about rows, such as missing columns).
@@ -66,7 +68,7 @@ class CheckResult:
     name: str
     column: str | None
     rule: str
-    passed: bool
+    passed: bool | None
     failing: int | None
     total: int
     observed: float | None = None
@@ -118,7 +120,12 @@ class QualityReport(Displayable):
     @property
     def failed(self) -> list[CheckResult]:
         """The ``error``-severity checks that failed."""
-        return [c for c in self.checks if not c.passed and c.severity == "error"]
+        return [c for c in self.checks if c.passed is False and c.severity == "error"]
+
+    @property
+    def not_enforced(self) -> list[CheckResult]:
+        """The rules meshkit does not run (``passed`` is ``None``); the message says why."""
+        return [c for c in self.checks if c.passed is None]
 
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name``.
@@ -143,6 +150,7 @@ class QualityReport(Displayable):
         return {"contract_id": self.contract_id, "contract_version": self.contract_version,
                 "rows": self.rows, "passed": self.passed,
                 "failed": [c.name for c in self.failed],
+                "not_enforced": [c.name for c in self.not_enforced],
                 "checks": [c.to_dict() for c in self.checks]}
 
     def raise_if_failed(self, where: str | None = None) -> QualityReport:
@@ -172,17 +180,20 @@ class QualityReport(Displayable):
     # ---- display ---------------------------------------------------------------------
     def _render(self) -> list:
         verdict = Badge("PASSED" if self.passed else "FAILED", self.passed)
+        not_enforced = f"{len(self.not_enforced)} not enforced, " if self.not_enforced else ""
         out = [Heading(f"QualityReport {self.contract_id} v{self.contract_version}: ", verdict,
                        f" ({len(self.checks)} checks, {len(self.failed)} failed, "
-                       f"{self.rows} rows)"),
+                       f"{not_enforced}{self.rows} rows)"),
                Table(["", "check", "column", "failing", "total", "observed", "expected",
                       "details"],
-                     [(_mark(c), c.name, c.column, c.failing, c.total, c.observed, c.expected,
-                       c.message) for c in self.checks], max_rows=len(self.checks),
-                     row_ok=[c.passed or (None if c.severity != "error" else False)
+                     [(_mark(c), c.name, c.column, "-" if c.failing is None else c.failing,
+                       c.total, c.observed, c.expected, c.message) for c in self.checks],
+                     max_rows=len(self.checks),
+                     row_ok=[None if c.passed is None
+                             else c.passed or (None if c.severity != "error" else False)
                              for c in self.checks])]
         for check in self.checks:
-            if not check.passed and check.samples is not None and check.samples.height:
+            if check.passed is False and check.samples is not None and check.samples.height:
                 out += [Paragraph("failing rows of ", Code(check.name), ":"),
                         Table.from_frame(check.samples, max_rows=10)]
         return out
@@ -193,6 +204,8 @@ class QualityReport(Displayable):
 
 
 def _mark(check: CheckResult) -> str:
+    if check.passed is None:
+        return "n/e"
     if check.passed:
         return "ok"
     return "FAIL" if check.severity == "error" else check.severity.upper()[:4]

@@ -1,6 +1,7 @@
 """ODCS logical types and how they map onto polars dtypes.
 
-The nine ODCS v3.1 logical types each accept a family of polars dtypes:
+The nine ODCS v3.1 logical types, and v3.2's ``map`` and ``vector``, each accept a family
+of polars dtypes:
 
 ============  ==========================================================
 logical type  polars dtypes accepted
@@ -14,6 +15,8 @@ timestamp     ``Datetime`` (any time unit, with or without a time zone)
 time          ``Time``
 object        ``Struct``
 array         ``List``, ``Array``
+map           ``List`` of a two-field ``Struct`` (how Arrow maps read)
+vector        ``List`` or ``Array`` of a numeric dtype
 ============  ==========================================================
 
 Examples
@@ -43,6 +46,7 @@ __all__ = [
 
 LOGICAL_TYPES: tuple[str, ...] = (
     "string", "integer", "number", "boolean", "date", "timestamp", "time", "object", "array",
+    "map", "vector",
 )
 
 _DEFAULT_DTYPES: dict[str, pl.DataType] = {
@@ -55,10 +59,12 @@ _DEFAULT_DTYPES: dict[str, pl.DataType] = {
     "time": pl.Time(),
     "object": pl.Struct([]),
     "array": pl.List(pl.String),
+    "map": pl.List(pl.Struct({"key": pl.String, "value": pl.String})),
+    "vector": pl.Array(pl.Float32, 1),
 }
 
 
-def dtype_matches(logical_type: str, dtype: pl.DataType) -> bool:
+def dtype_matches(logical_type: str | None, dtype: pl.DataType) -> bool:
     """Tell whether a polars dtype can hold values of an ODCS logical type.
 
     Parameters
@@ -72,7 +78,11 @@ def dtype_matches(logical_type: str, dtype: pl.DataType) -> bool:
     --------
     >>> dtype_matches("string", pl.Categorical())
     True
+    >>> dtype_matches(None, pl.Binary)  # no logicalType in the contract: any dtype
+    True
     """
+    if logical_type is None:
+        return True
     if logical_type == "string":
         return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
     if logical_type == "integer":
@@ -91,11 +101,26 @@ def dtype_matches(logical_type: str, dtype: pl.DataType) -> bool:
         return isinstance(dtype, pl.Struct) or dtype == pl.Struct
     if logical_type == "array":
         return isinstance(dtype, (pl.List, pl.Array)) or dtype in (pl.List, pl.Array)
+    if logical_type == "map":
+        return (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)
+                and len(dtype.inner.fields) == 2)
+    if logical_type == "vector":
+        return isinstance(dtype, (pl.List, pl.Array)) and dtype.inner.is_numeric()
     return False
 
 
-def default_dtype(logical_type: str) -> pl.DataType:
-    """The polars dtype meshkit uses to build an empty frame of a logical type."""
+def default_dtype(logical_type: str | None) -> pl.DataType:
+    """The polars dtype meshkit uses to build an empty frame of a logical type.
+
+    A property without a ``logicalType`` is read as text (``String``).
+
+    Examples
+    --------
+    >>> default_dtype(None)
+    String
+    """
+    if logical_type is None:
+        return pl.String()
     return _DEFAULT_DTYPES[logical_type]
 
 

@@ -24,7 +24,7 @@ from meshkit._contracts.checks import PlannedCheck, plan_checks
 from meshkit._contracts.model import DataContract
 from meshkit._contracts.report import CheckResult, QualityReport
 from meshkit._contracts.types import dtype_matches
-from meshkit._errors import DataError
+from meshkit._errors import ContractError, DataError
 
 __all__ = ["validate"]
 
@@ -32,7 +32,7 @@ _ROW = "row"
 
 
 def validate(frame: pl.DataFrame | pl.LazyFrame, contract: DataContract, *,
-             sample_size: int = 5) -> QualityReport:
+             sample_size: int = 5, table: str | None = None) -> QualityReport:
     """Check ``frame`` against ``contract``; return a :class:`QualityReport`.
 
     Data problems never raise: missing or extra columns, dtypes unlike the logical types,
@@ -50,6 +50,14 @@ def validate(frame: pl.DataFrame | pl.LazyFrame, contract: DataContract, *,
         Its contract.
     sample_size : int, default 5
         Failing rows kept per failed check (``0`` keeps none). ``pii`` values read ``***``.
+    table : str, optional
+        For a contract of several tables, the schema object ``frame`` holds (the same as
+        ``validate(frame, contract.object(table))``).
+
+    Rules meshkit does not run (``custom`` engines, options it does not check) are in the
+    report as "not enforced" (``passed`` is ``None``): they never fail it and never pass.
+    ``sql`` rules run on the product through polars' SQL engine, the frame registered
+    under the schema object's name (``${object}`` and ``${property}`` are filled in).
 
     Raises
     ------
@@ -64,6 +72,13 @@ def validate(frame: pl.DataFrame | pl.LazyFrame, contract: DataContract, *,
     if not isinstance(contract, DataContract):
         raise DataError("cannot validate against this object", where="validate(contract)",
                         expected="a DataContract", found=type(contract).__name__)
+    if table is not None:
+        contract = contract.object(table)
+    if len(contract.objects) != 1:
+        raise ContractError("a product is checked against one table of its contract",
+                            where=f"validate(contract={contract.id!r})",
+                            expected="a single-table contract, or table=<schema object name>",
+                            found=f"{len(contract.objects)} schema objects {contract.tables}")
     if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 0:
         raise DataError("bad sample size", where="validate(sample_size)",
                         expected="an integer >= 0", found=repr(sample_size))
@@ -75,7 +90,8 @@ def validate(frame: pl.DataFrame | pl.LazyFrame, contract: DataContract, *,
                         expected="a LazyFrame whose source can be read",
                         found=f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
     planned = plan_checks(contract, schema)
-    runnable = [c for c in planned if c.usable and c.failing is not None]
+    runnable = [c for c in planned if c.usable and c.failing is not None
+                and c.not_enforced is None]
 
     # one pass: every count, and the first failing rows of every row-wise check
     measured = _collect(lazy.select(
@@ -98,8 +114,23 @@ def validate(frame: pl.DataFrame | pl.LazyFrame, contract: DataContract, *,
                   if f"__rows{i}" in measured.columns}
 
     results = _schema_results(contract, schema, total)
+    answers = _run_sql(lazy, contract.table, [c for c in planned if c.sql is not None])
     decided = []
     for check in planned:
+        if check.not_enforced is not None:
+            decided.append(CheckResult(
+                check.name, check.column, check.rule, None, None, total,
+                expected=check.expected, severity=check.severity,
+                message=f"not enforced: {check.not_enforced}"))
+            continue
+        if check.sql is not None:
+            value, problem = answers[check.name]
+            passed = problem is None and check.quality.passes(value)
+            decided.append(CheckResult(
+                check.name, check.column, check.rule, passed, None, total, observed=value,
+                expected=check.expected, severity=check.severity,
+                message=problem or f"query: {check.sql}"))
+            continue
         if not check.usable:
             decided.append(CheckResult(
                 check.name, check.column, check.rule, False, None, total,
@@ -121,6 +152,53 @@ def validate(frame: pl.DataFrame | pl.LazyFrame, contract: DataContract, *,
     samples = _samples(frame, contract, schema, wanted)
     results += [_with_samples(r, samples.get(r.name)) for r in decided]
     return QualityReport(contract.id, contract.version, total, results)
+
+
+def _run_sql(lazy: pl.LazyFrame, table: str,
+             checks: list[PlannedCheck]) -> dict[str, tuple[float | None, str | None]]:
+    """Each sql rule's single value, or why it could not be had (a failed check).
+
+    The queries run through polars' SQL engine on the same lazy frame, registered under
+    the schema object's name, all collected together.
+    """
+    if not checks:
+        return {}
+    context = pl.SQLContext({table: lazy}, eager=False)
+    answers: dict[str, tuple[float | None, str | None]] = {}
+    planned = {}
+    for check in checks:
+        try:
+            planned[check.name] = context.execute(check.sql)
+        except Exception as exc:  # polars' SQL parser raises several error types
+            answers[check.name] = (None, f"the query could not run: {_first_line(exc)}")
+    if planned:
+        try:
+            frames = pl.collect_all(list(planned.values()))
+        except Exception:  # find which query fails, one by one
+            frames = []
+            for name, query in planned.items():
+                try:
+                    frames.append(query.collect())
+                except Exception as exc:
+                    frames.append(None)
+                    answers[name] = (None, f"the query could not run: {_first_line(exc)}")
+        for (name, _), frame in zip(planned.items(), frames):
+            if frame is None:
+                continue
+            if frame.shape != (1, 1) or not frame.dtypes[0].is_numeric():
+                answers[name] = (None, f"the query gave {frame.shape[0]} row(s) x "
+                                       f"{frame.shape[1]} column(s) of {frame.dtypes}, "
+                                       f"not one number")
+                continue
+            value = frame.item()
+            answers[name] = (value, None) if value is not None else \
+                (None, "the query gave null, not a number")
+    return answers
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def _duplicate_row_numbers(lazy: pl.LazyFrame, checks: list[PlannedCheck],
