@@ -49,9 +49,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     # data contracts (ODCS) and their validation
     "meshkit._contracts": (
-        "DataContract", "ContractProperty", "QualityRule", "QualityReport", "CheckResult",
-        "SchemaObject", "Relationship", "check_relationships", "validate", "infer_contract", "LOGICAL_TYPES", "METRICS", "OPERATORS",
-        "dtype_matches",
+        "DataContract", "ContractProperty", "QualityRule", "SchemaObject", "Relationship",
+        "check_relationships", "QualityReport", "CheckResult", "validate", "infer_contract",
+        "LOGICAL_TYPES", "METRICS", "OPERATORS", "dtype_matches",
     ),
     # products as versioned Delta tables
     "meshkit._store": (
