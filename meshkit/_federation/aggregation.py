@@ -12,9 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from meshkit._errors import FederationError
-from meshkit._federation._base import clone
 from meshkit._federation._params import check_weights
-from meshkit._federation.secagg import SecureAggregation
+from meshkit._federation.secagg.strategy import with_secure
 from meshkit._federation.strategies import STRATEGIES, strategy_class
 
 __all__ = ["aggregate"]
@@ -118,12 +117,5 @@ def aggregate(thetas, weights=None, method: str = "fedavg", *, secure=False, **o
                               expected="parameters from at least one domain", found="0 domains")
     weights = check_weights(weights, len(thetas), names=names)  # refused for every rule alike
     strategy = cls(**options)
-    if secure is not False:
-        if secure is True:
-            strategy = SecureAggregation(strategy)
-        elif isinstance(secure, SecureAggregation):
-            strategy = clone(secure).set_params(strategy=strategy)
-        else:
-            raise FederationError("bad secure option", where="secure",
-                                  expected="False, True or a SecureAggregation", found=repr(secure))
+    strategy = with_secure(strategy, secure)
     return strategy.aggregate_fit(0, None, list(zip(thetas, weights)), names=names)

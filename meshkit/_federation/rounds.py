@@ -23,7 +23,7 @@ from meshkit._federation import provenance
 from meshkit._federation._base import clone
 from meshkit._federation.data import DomainData
 from meshkit._federation.models import Model
-from meshkit._federation.secagg import SecureAggregation
+from meshkit._federation.secagg.strategy import with_secure
 from meshkit._federation.strategies import FedAvg, Strategy
 
 __all__ = ["DomainClient", "History", "run_federated", "weighted_metrics"]
@@ -269,14 +269,7 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
     from tqdm.auto import tqdm
 
     strategy = FedAvg() if strategy is None else strategy
-    if secure is not False:
-        if secure is True:
-            strategy = SecureAggregation(strategy)
-        elif isinstance(secure, SecureAggregation):
-            strategy = clone(secure).set_params(strategy=strategy)
-        else:
-            raise FederationError("bad secure option", where="secure",
-                                  expected="False, True or a SecureAggregation", found=repr(secure))
+    strategy = with_secure(strategy, secure)
     if clients is None:
         if not datasets:
             raise FederationError("no domains to train", where="datasets", expected="at least one domain",

@@ -36,11 +36,12 @@ import math
 import numpy as np
 
 from meshkit._errors import FederationError
+from meshkit._federation._base import clone
 from meshkit._federation._params import check_structure
 from meshkit._federation.secagg.protocol import secure_sum
 from meshkit._federation.strategies import FedAdagrad, FedAdam, FedAvg, FedAvgM, FedMean, FedYogi, Strategy
 
-__all__ = ["SecureAggregation"]
+__all__ = ["SecureAggregation", "with_secure"]
 
 #: strategies that only need the (weighted) mean of the answers
 _MEAN_BASED = (FedAvg, FedMean, FedAvgM, FedAdam, FedYogi, FedAdagrad)
@@ -194,3 +195,19 @@ class SecureAggregation(Strategy):
             out.append(flat[start:start + size].reshape(shape).astype(dtype, copy=False))
             start += size
         return out
+
+
+def with_secure(strategy: Strategy, secure) -> Strategy:
+    """``strategy`` as the ``secure=`` option of :func:`aggregate` and the round loop asks.
+
+    ``False`` leaves it as it is; ``True`` wraps it in a :class:`SecureAggregation` with its
+    defaults; a :class:`SecureAggregation` is cloned around ``strategy`` (its settings kept).
+    """
+    if secure is False:
+        return strategy
+    if secure is True:
+        return SecureAggregation(strategy)
+    if isinstance(secure, SecureAggregation):
+        return clone(secure).set_params(strategy=strategy)
+    raise FederationError("bad secure option", where="secure",
+                          expected="False, True or a SecureAggregation", found=repr(secure))
