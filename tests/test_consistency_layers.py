@@ -193,7 +193,9 @@ def test_threshold_sweep_flips_at_the_score():
 
 def test_drift_rules_follow_evidently_defaults():
     assert DRIFT_RULES == {"small_sample_rows": 1000, "p_value": 0.05,
-                           "wasserstein_normed": 0.1, "jensen_shannon": 0.1}
+                           "wasserstein_normed": 0.1, "jensen_shannon": 0.1,
+                           "max_distinct_counted": 5, "max_distinct_binary": 2,
+                           "drift_share": 0.5}
     assert drift_rule("numeric", 1000) == "ks" and drift_rule("numeric", 1001) == "wasserstein"
     assert drift_rule("categorical", 10) == "chi_square"
     assert drift_rule("categorical", 5000) == "jensen_shannon"

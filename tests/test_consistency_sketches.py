@@ -138,13 +138,25 @@ def test_sketch_and_exact_agree_on_keys_of_two_types():
     assert both(flags, text, "id") == (pytest.approx(1 / 3), pytest.approx(1 / 3))
 
 
-def test_sketch_small_sample_pvalue_is_the_shared_asymptotic_formula():
+def test_sketch_small_sample_pvalue_is_scipys_for_the_statistic():
+    from scipy import stats
+
     from meshkit._consistency import metrics
 
     a = product(300, 4)
     b = product(400, 5, shift=0.3)
-    row = similarity(profile(a, "id"), profile(b, "id")).layers["distributions"] \
-        .evidence.filter(pl.col("column") == "score").row(0, named=True)
-    assert row["ks_pvalue"] == metrics.ks_asymptotic_pvalue(row["ks_statistic"], 300, 400)
+    report = similarity(profile(a, "id"), profile(b, "id")).layers["distributions"]
+    row = report.evidence.filter(pl.col("column") == "score").row(0, named=True)
+    ref = stats.ks_2samp(a["score"].to_numpy(), b["score"].to_numpy())
+    assert abs(row["ks_statistic"] - ref.statistic) <= report.details["ks_error_bound"]["score"]
+    assert row["ks_pvalue"] == metrics.ks_pvalue(row["ks_statistic"], 300, 400)
+    # sketches still holding every value: the statistic is exact, and so is scipy's p-value
+    a, b = product(150, 4), product(180, 5, shift=0.3)
+    report = similarity(profile(a, "id"), profile(b, "id")).layers["distributions"]
+    row = report.evidence.filter(pl.col("column") == "score").row(0, named=True)
+    ref = stats.ks_2samp(a["score"].to_numpy(), b["score"].to_numpy())
+    assert report.details["ks_error_bound"]["score"] == 0.0
+    assert row["ks_statistic"] == pytest.approx(ref.statistic, abs=1e-12)
+    assert row["ks_pvalue"] == pytest.approx(ref.pvalue, rel=1e-9)
     # the same function gives ks_pvalue's figure above 10,000 rows a side
     assert metrics.ks_pvalue(0.02, 20_000, 30_000) == metrics.ks_asymptotic_pvalue(0.02, 30_000, 20_000)

@@ -85,6 +85,12 @@ class Profile:
     infinite : dict
         Numeric column -> how many infinite values were left out of its sketch and moments
         (as the exact distributions layer leaves them out); absent when none.
+    few_values : dict
+        Numeric column -> exact value counts (``{value: n}``) while the column holds at most
+        ``DRIFT_RULES["max_distinct_counted"]`` (5) distinct values, else None: Evidently's
+        rules test such columns on their value counts, so sketch mode does too, exactly.
+    nulls : dict
+        Column -> null count (NaN counts as null), for the null rates.
     key_sketch : datasketches.update_theta_sketch or compact_theta_sketch
     """
 
@@ -101,18 +107,23 @@ class Profile:
     skipped: dict = field(default_factory=dict)
     max_categories: int = L.MAX_CATEGORIES
     infinite: dict = field(default_factory=dict)
+    few_values: dict = field(default_factory=dict)
+    nulls: dict = field(default_factory=dict)
 
     @classmethod
     def empty(cls, name: str, keys: list[str], schema: dict, *, k: int = KLL_K,
               lg_k: int = THETA_LG_K) -> Profile:
         """A profile with no rows yet, ready for :meth:`update`."""
         kinds = {c: column_kind(t) for c, t in schema.items() if c not in keys}
-        return cls(name, list(keys), dict(schema), 0,
-                   {c: ds.kll_doubles_sketch(k) for c, kd in kinds.items() if kd == NUMERIC},
-                   {c: np.zeros(3) for c, kd in kinds.items() if kd == NUMERIC},
-                   {c: pl.DataFrame(schema={"value": pl.Utf8, "n": pl.Int64})
-                    for c, kd in kinds.items() if kd == CATEGORICAL},
-                   ds.update_theta_sketch(lg_k), k, lg_k)
+        out = cls(name, list(keys), dict(schema), 0,
+                  {c: ds.kll_doubles_sketch(k) for c, kd in kinds.items() if kd == NUMERIC},
+                  {c: np.zeros(3) for c, kd in kinds.items() if kd == NUMERIC},
+                  {c: pl.DataFrame(schema={"value": pl.Utf8, "n": pl.Int64})
+                   for c, kd in kinds.items() if kd == CATEGORICAL},
+                  ds.update_theta_sketch(lg_k), k, lg_k)
+        out.few_values = {c: {} for c, kd in kinds.items() if kd == NUMERIC}
+        out.nulls = dict.fromkeys(kinds, 0)
+        return out
 
     def update(self, frame: pl.DataFrame) -> Profile:
         """Add a batch of rows (same schema) to the profile; returns ``self``."""
@@ -120,6 +131,9 @@ class Profile:
             raise DataError("batch columns differ from the profile's", where=self.name,
                             expected=list(self.schema), found=frame.columns)
         self.n_rows += frame.height
+        for c in self.nulls:
+            x = frame.get_column(c)
+            self.nulls[c] += x.null_count() + (int(x.is_nan().sum()) if x.dtype.is_float() else 0)
         for c, sk in self.numeric.items():
             x = frame.get_column(c)
             if x.dtype == pl.Date or isinstance(x.dtype, pl.Datetime):
@@ -133,6 +147,8 @@ class Profile:
             if arr.size:
                 sk.update(arr)
                 self.moments[c] += [arr.size, arr.sum(), np.dot(arr, arr)]
+                if self.few_values[c] is not None:
+                    self.few_values[c] = _add_counts(self.few_values[c], x.value_counts().rows())
         for c in list(self.categorical):
             counts = frame.get_column(c).cast(pl.Utf8).drop_nulls().value_counts(name="n")
             counts = counts.rename({counts.columns[0]: "value"}).cast({"n": pl.Int64})
@@ -159,6 +175,10 @@ class Profile:
             out.numeric[c].merge(self.numeric[c])
             out.numeric[c].merge(other.numeric[c])
             out.moments[c] = self.moments[c] + other.moments[c]
+            few, more = self.few_values.get(c), other.few_values.get(c)
+            out.few_values[c] = None if few is None or more is None \
+                else _add_counts(few, more.items())
+        out.nulls = {c: self.nulls.get(c, 0) + other.nulls.get(c, 0) for c in out.nulls}
         out.skipped = self.skipped | other.skipped
         out.infinite = {c: self.infinite.get(c, 0) + other.infinite.get(c, 0)
                         for c in self.infinite.keys() | other.infinite.keys()}
@@ -199,6 +219,14 @@ class Profile:
 
     def _repr_html_(self) -> str:
         return f"<code>{html.escape(str(self))}</code>"
+
+
+def _add_counts(counts: dict, rows) -> dict | None:
+    """Exact value counts while at most ``max_distinct_counted`` values occur, else None."""
+    out = dict(counts)
+    for value, n in rows:
+        out[float(value)] = out.get(float(value), 0) + int(n)
+    return out if len(out) <= L.DRIFT_RULES["max_distinct_counted"] else None
 
 
 def _key_values(frame: pl.DataFrame, keys: list[str]) -> list:
@@ -260,7 +288,34 @@ def _sketch_points(*sketches) -> np.ndarray:
                                      for sk in sketches]))
 
 
-def _numeric_estimate(name: str, a, b, n_a: int, n_b: int, ref_std: float) -> tuple[dict, float]:
+def _counted_row(name: str, few_a: dict, few_b: dict, std: float, drift_tests) -> dict:
+    """A numeric column with few values on both sides: every figure exact, from the counts."""
+    values = np.array(sorted(few_a.keys() | few_b.keys()))
+    ca = np.array([few_a.get(v, 0) for v in values], dtype=np.float64)
+    cb = np.array([few_b.get(v, 0) for v in values], dtype=np.float64)
+    n_a, n_b = int(ca.sum()), int(cb.sum())
+    diff = np.cumsum(ca) / n_a - np.cumsum(cb) / n_b
+    ks = float(max(np.clip(-diff.min(), 0, 1), diff.max()))
+    w = float(np.vecdot(np.abs(diff[:-1]), np.diff(values))) if values.size > 1 else 0.0
+    test = L.pick_test(name, NUMERIC, n_a, values.size, drift_tests)
+    row = {"column": name, "kind": NUMERIC, "ks_statistic": ks,
+           "ks_pvalue": metrics.ks_pvalue(ks, n_a, n_b), "wasserstein": w,
+           "wasserstein_normed": w / max(std, L.WASSERSTEIN_MIN_STD),
+           "psi": metrics.psi_from_counts(*metrics.decile_counts_weighted(values, ca, cb)),
+           "score": 1.0 - ks} | L.count_figures(ca, cb)
+    return L.decide(row, test)
+
+
+def _numeric_estimate(name: str, a, b, ref_std: float, drift_tests) -> tuple[dict, float, float]:
+    """A numeric column from two KLL sketches: figures, verdict (or undecidable), bounds.
+
+    The KS statistic and the Wasserstein distance come with intervals (the KLL rank error
+    for all points at once, 99%, summed over the two sketches; 0 for a sketch that still
+    holds every value); a verdict that differs at the ends of its figure's interval is
+    "undecidable". The KS p-value is scipy's for the statistic at these sizes
+    (:func:`metrics.ks_pvalue`: exact up to 10,000 rows a side).
+    """
+    n_a, n_b = a.n, b.n
     pts = _sketch_points(a, b)
     cdf_a = np.asarray(a.get_cdf(pts.tolist(), True))[:-1]
     cdf_b = np.asarray(b.get_cdf(pts.tolist(), True))[:-1]
@@ -272,28 +327,43 @@ def _numeric_estimate(name: str, a, b, n_a: int, n_b: int, ref_std: float) -> tu
     edges = np.unique(np.asarray(a.get_quantiles(np.linspace(0, 1, 11)[1:-1].tolist())))
     ref_counts = np.diff(np.concatenate([[0.0], np.asarray(a.get_cdf(edges.tolist()))[:-1], [1.0]]))
     cur_counts = np.diff(np.concatenate([[0.0], np.asarray(b.get_cdf(edges.tolist()))[:-1], [1.0]]))
-    # asymptotic at every size: the exact small-sample path needs the samples themselves
-    pvalue = metrics.ks_asymptotic_pvalue(ks, n_a, n_b)
-    test = L.drift_rule(NUMERIC, n_a)
-    drift = pvalue <= L.DRIFT_RULES["p_value"] if test == "ks" \
-        else wn >= L.DRIFT_RULES["wasserstein_normed"]
-    eps = a.normalized_rank_error(False) + b.normalized_rank_error(False)
+    rank_error = lambda sk: sk.normalized_rank_error(True) if sk.is_estimation_mode() else 0.0  # noqa: E731
+    eps = rank_error(a) + rank_error(b)
     span = max(a.get_max_value(), b.get_max_value()) - min(a.get_min_value(), b.get_min_value())
     w_bound = eps * span / norm
-    row = {"column": name, "kind": NUMERIC, "test": test, "ks_statistic": ks, "ks_pvalue": pvalue,
-           "wasserstein": w, "wasserstein_normed": wn,
-           "psi": metrics.psi_from_counts(ref_counts, cur_counts), "jensen_shannon": None,
-           "chi_square": None, "chi_square_pvalue": None, "drift": bool(drift),
-           "score": 1.0 - ks}
-    return row, (float(eps), float(w_bound))
+    test = L.pick_test(name, NUMERIC, n_a, None, drift_tests)
+    row = {"column": name, "kind": NUMERIC, "distinct": None, "ks_statistic": ks,
+           "ks_pvalue": metrics.ks_pvalue(ks, n_a, n_b), "wasserstein": w,
+           "wasserstein_normed": wn, "psi": metrics.psi_from_counts(ref_counts, cur_counts),
+           "jensen_shannon": metrics.js_distance(ref_counts, cur_counts)
+           if test.name == "jensen_shannon" else None,
+           "chi_square": None, "chi_square_pvalue": None, "z_pvalue": None, "score": 1.0 - ks}
+    interval = None
+    if test.name == "ks":
+        interval = (metrics.ks_pvalue(min(1.0, ks + eps), n_a, n_b),
+                    metrics.ks_pvalue(max(0.0, ks - eps), n_a, n_b))
+    elif test.name == "wasserstein":
+        interval = (max(0.0, wn - w_bound), wn + w_bound)
+    return L.decide(row, test, interval=interval), float(eps), float(w_bound)
 
 
 def similarity_from_profiles(p1: Profile, p2: Profile, *, layer_weights: dict | None = None,
-                             names: tuple[str, str] | None = None) -> SimilarityReport:
+                             names: tuple[str, str] | None = None, drift_tests=None,
+                             drift_share: float | None = None) -> SimilarityReport:
     """Similarity from two profiles alone (sketch mode): schema, keys, distributions.
 
-    ``p1`` is the reference. Key and numeric-distribution figures are estimates; their error
-    bounds are in each layer's ``error_bounds`` and ``details``.
+    ``p1`` is the reference. Every default drift test of the exact mode is answered
+    (Evidently 0.7.23's rules, :func:`layers.drift_rule`): categorical columns and numeric
+    columns with at most 5 distinct values exactly, from their counts (chi-square goodness
+    of fit, Z-test, Jensen–Shannon, and the KS / Wasserstein figures); other numeric columns
+    from the KLL sketches, the KS statistic within the summed rank error and the normalized
+    Wasserstein distance within ``rank error x value range / std``. Where that error makes a
+    verdict differ across the threshold, the column's verdict is "undecidable" (``drift``
+    null) and the dataset drift share becomes an interval. Row counts and null rates are
+    exact (``details["rows"]``, ``details["null_rates"]``). Key figures are estimates within
+    the theta bounds. PSI (and Jensen–Shannon by name on a many-valued numeric column) read
+    the reference-decile bins off the sketches: each bin share is within the summed rank
+    error, and no verdict interval is derived for them.
     """
     names = names or (p1.name, p2.name)
     if p1.keys != p2.keys:
@@ -338,10 +408,16 @@ def similarity_from_profiles(p1: Profile, p2: Profile, *, layer_weights: dict | 
         if p.kind == NUMERIC and (row := L.empty_row(p.left, NUMERIC, p1.numeric[p.left].n,
                                                      p2.numeric[p.right].n)):
             rows.append(row)
+        elif p.kind == NUMERIC and p1.few_values.get(p.left) is not None \
+                and p2.few_values.get(p.right) is not None \
+                and len(p1.few_values[p.left].keys() | p2.few_values[p.right].keys()) \
+                <= L.DRIFT_RULES["max_distinct_counted"]:
+            rows.append(_counted_row(p.left, p1.few_values[p.left], p2.few_values[p.right],
+                                     p1.std(p.left), drift_tests))
+            eps[p.left] = w_eps[p.left] = 0.0
         elif p.kind == NUMERIC:
-            row, (e, wb) = _numeric_estimate(p.left, p1.numeric[p.left], p2.numeric[p.right],
-                                       p1.numeric[p.left].n, p2.numeric[p.right].n,
-                                       p1.std(p.left))
+            row, e, wb = _numeric_estimate(p.left, p1.numeric[p.left], p2.numeric[p.right],
+                                           p1.std(p.left), drift_tests)
             rows.append(row)
             eps[p.left] = e
             w_eps[p.left] = wb
@@ -353,14 +429,18 @@ def similarity_from_profiles(p1: Profile, p2: Profile, *, layer_weights: dict | 
             rows.append(L.empty_row(p.left, CATEGORICAL, int(both_c["n"].sum()),
                                     int(both_c["n_r"].sum()))
                         or L.categorical_row(p.left, both_c["n"].to_numpy(),
-                                             both_c["n_r"].to_numpy()))
+                                             both_c["n_r"].to_numpy(), drift_tests=drift_tests))
     skipped = sorted(set(p1.skipped) | set(p2.skipped))
     dist = L.distribution_result(
-        rows, skipped, infinite=infinite, estimated=True,
-        error_bounds={f"ks_statistic[{c}]": f"± {e:.4f} (KLL rank error, 99%)" for c, e in eps.items()}
+        rows, skipped, infinite=infinite, estimated=True, drift_share=drift_share,
+        error_bounds={f"ks_statistic[{c}]": f"± {e:.4f} (KLL rank error, 99%; 0 when exact)" for c, e in eps.items()}
         | {f"wasserstein_normed[{c}]": f"± {e:.4f} (rank error x value range / std)"
            for c, e in w_eps.items()}
         | ({"categorical": "exact (frequency counts)"} if any(r["kind"] == CATEGORICAL for r in rows) else {}),
-        details={"ks_error_bound": eps, "wasserstein_normed_error_bound": w_eps})
+        details={"ks_error_bound": eps, "wasserstein_normed_error_bound": w_eps,
+                 "rows": (p1.n_rows, p2.n_rows),
+                 "null_rates": {p.left: (p1.nulls.get(p.left, 0) / p1.n_rows if p1.n_rows else 0.0,
+                                         p2.nulls.get(p.right, 0) / p2.n_rows if p2.n_rows else 0.0)
+                                for p in pairs if p.compatible and p.left not in p1.keys}})
     result = {"schema": schema, "keys": keys, "distributions": dist}
     return SimilarityReport(result, normalize_layer_weights(layer_weights, result), list(p1.keys), "sketch", names)
