@@ -505,7 +505,7 @@ def numeric_row(name: str, pair: metrics.SortedPair, ref_std: float, *, drift_te
     test = pick_test(name, NUMERIC, a.size, n_distinct, drift_tests)
     ks = metrics.ks_2samp(None, None, pair=pair)
     w = metrics.wasserstein(None, None, pair=pair)
-    scale = metrics.finite_scale(a, b)
+    scale = metrics.finite_scale(a, limit=1e150)  # squares of the values stay finite
     if scale != 1.0 or not np.isfinite(ref_std):
         ref_std = float(np.std(a / scale)) * scale
     wn = min(w / max(ref_std, WASSERSTEIN_MIN_STD), sys.float_info.max)

@@ -207,8 +207,8 @@ def ks_2samp(a, b, *, pair: SortedPair | None = None) -> KSResult:
 _LARGE = 1e300
 
 
-def finite_scale(*arrays) -> float:
-    """A power of two that brings every value of ``arrays`` below ``1e300`` in magnitude.
+def finite_scale(*arrays, limit: float = _LARGE) -> float:
+    """A power of two that brings every value of ``arrays`` below ``limit`` (1e300) in magnitude.
 
     1 for ordinary data; for values near the float limits (±1.8e308), the scale by which
     dividing keeps differences and squares finite (dividing by a power of two is exact).
@@ -221,9 +221,9 @@ def finite_scale(*arrays) -> float:
     True
     """
     top = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
-    if top <= _LARGE:
+    if top <= limit:
         return 1.0
-    return float(2.0 ** math.ceil(math.log2(top / _LARGE)))
+    return float(2.0 ** math.ceil(math.log2(top / limit)))
 
 
 def wasserstein(a, b, *, pair: SortedPair | None = None) -> float:

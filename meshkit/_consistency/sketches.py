@@ -79,7 +79,9 @@ class Profile:
     numeric : dict
         Column -> ``kll_doubles_sketch``.
     moments : dict
-        Column -> ``[count, sum, sum of squares]`` (exact, for the standard deviation).
+        Column -> ``[count, sum, sum of squares]`` (exact, for the standard deviation), of
+        the values divided by ``moment_scales[column]`` (1 unless the values exceed 1e150,
+        so the squares of values near ±1.8e308 stay finite).
     categorical : dict
         Column -> polars frame ``value, n`` (exact counts).
     infinite : dict
@@ -109,6 +111,7 @@ class Profile:
     infinite: dict = field(default_factory=dict)
     few_values: dict = field(default_factory=dict)
     nulls: dict = field(default_factory=dict)
+    moment_scales: dict = field(default_factory=dict)
 
     @classmethod
     def empty(cls, name: str, keys: list[str], schema: dict, *, k: int = KLL_K,
@@ -146,7 +149,9 @@ class Profile:
             arr = np.require(x.to_numpy(), np.float64, ["C", "W"])
             if arr.size:
                 sk.update(arr)
-                self.moments[c] += [arr.size, arr.sum(), np.dot(arr, arr)]
+                scale = self._rescale(c, _moment_scale(arr))
+                scaled = arr / scale if scale != 1.0 else arr
+                self.moments[c] += [arr.size, scaled.sum(), np.dot(scaled, scaled)]
                 if self.few_values[c] is not None:
                     self.few_values[c] = _add_counts(self.few_values[c], x.value_counts().rows())
         for c in list(self.categorical):
@@ -174,7 +179,10 @@ class Profile:
         for c in out.numeric:
             out.numeric[c].merge(self.numeric[c])
             out.numeric[c].merge(other.numeric[c])
-            out.moments[c] = self.moments[c] + other.moments[c]
+            scale = out._rescale(c, max(self.moment_scales.get(c, 1.0),
+                                        other.moment_scales.get(c, 1.0)))
+            out.moments[c] = _scaled(self.moments[c], self.moment_scales.get(c, 1.0), scale) \
+                + _scaled(other.moments[c], other.moment_scales.get(c, 1.0), scale)
             few, more = self.few_values.get(c), other.few_values.get(c)
             out.few_values[c] = None if few is None or more is None \
                 else _add_counts(few, more.items())
@@ -206,9 +214,19 @@ class Profile:
         size += sum(f.estimated_size() for f in self.categorical.values())
         return int(size + 24 * len(self.moments))
 
+    def _rescale(self, column: str, scale: float) -> float:
+        """Raise a column's moment scale to at least ``scale``; returns the scale in force."""
+        old = self.moment_scales.get(column, 1.0)
+        if scale > old:
+            self.moments[column] = _scaled(self.moments[column], old, scale)
+            self.moment_scales[column] = scale
+            return scale
+        return old
+
     def std(self, column: str) -> float:
         n, s, ss = self.moments[column]
-        return float(np.sqrt(max(ss / n - (s / n) ** 2, 0.0))) if n else 0.0
+        scale = self.moment_scales.get(column, 1.0)
+        return float(np.sqrt(max(ss / n - (s / n) ** 2, 0.0)) * scale) if n else 0.0
 
     def __str__(self) -> str:
         return (f"Profile({self.name}: {self.n_rows} rows, keys {self.keys}, "
@@ -219,6 +237,18 @@ class Profile:
 
     def _repr_html_(self) -> str:
         return f"<code>{html.escape(str(self))}</code>"
+
+
+def _moment_scale(arr: np.ndarray) -> float:
+    """A power of two bringing ``arr`` below 1e150 in magnitude (so its squares are finite)."""
+    top = float(np.max(np.abs(arr)))
+    return 1.0 if top <= 1e150 else float(2.0 ** np.ceil(np.log2(top / 1e150)))
+
+
+def _scaled(moments: np.ndarray, old: float, new: float) -> np.ndarray:
+    """``[count, sum, sum of squares]`` of values over ``old`` restated over ``new``."""
+    r = old / new
+    return np.array([moments[0], moments[1] * r, moments[2] * r * r])
 
 
 def _add_counts(counts: dict, rows) -> dict | None:
