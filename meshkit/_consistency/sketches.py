@@ -153,7 +153,9 @@ class Profile:
                 scaled = arr / scale if scale != 1.0 else arr
                 self.moments[c] += [arr.size, scaled.sum(), np.dot(scaled, scaled)]
                 if self.few_values[c] is not None:
-                    self.few_values[c] = _add_counts(self.few_values[c], x.value_counts().rows())
+                    cap = L.DRIFT_RULES["max_distinct_counted"]
+                    self.few_values[c] = None if x.n_unique() > cap else \
+                        _add_counts(self.few_values[c], x.value_counts().rows())
         for c in list(self.categorical):
             counts = frame.get_column(c).cast(pl.Utf8).drop_nulls().value_counts(name="n")
             counts = counts.rename({counts.columns[0]: "value"}).cast({"n": pl.Int64})
