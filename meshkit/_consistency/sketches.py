@@ -55,6 +55,7 @@ from meshkit._consistency import layers as L
 from meshkit._consistency import metrics
 from meshkit._consistency._frames import CATEGORICAL, NUMERIC, as_frame, as_keys, check_keys, column_kind
 from meshkit._consistency.report import LayerResult, SimilarityReport, normalize_layer_weights
+from meshkit._consistency.sharing import OTHER, SharingPolicy, geometric_noise, limit_counts, noise_bound
 from meshkit._errors import ConsistencyError, DataError
 
 __all__ = ["Profile", "profile", "profile_batches", "profile_parquet", "similarity_from_profiles",
@@ -93,6 +94,15 @@ class Profile:
         rules test such columns on their value counts, so sketch mode does too, exactly.
     nulls : dict
         Column -> null count (NaN counts as null), for the null rates.
+    policy_errors : dict
+        What the domain's :class:`~meshkit._consistency.sharing.SharingPolicy` changed and the
+        error it adds (empty without a policy).
+    withheld : list
+        Columns (and ``"keys"``) the policy withholds.
+    clip_errors : dict
+        Numeric column -> ``(share of values clipped, mean clipping distance)``.
+    epsilon : float or None
+        The differential privacy budget this profile spent (None: not noised).
     key_sketch : datasketches.update_theta_sketch or compact_theta_sketch
     """
 
@@ -112,6 +122,10 @@ class Profile:
     few_values: dict = field(default_factory=dict)
     nulls: dict = field(default_factory=dict)
     moment_scales: dict = field(default_factory=dict)
+    policy_errors: dict = field(default_factory=dict)
+    withheld: list = field(default_factory=list)
+    clip_errors: dict = field(default_factory=dict)
+    epsilon: float | None = None
 
     @classmethod
     def empty(cls, name: str, keys: list[str], schema: dict, *, k: int = KLL_K,
@@ -128,8 +142,12 @@ class Profile:
         out.nulls = dict.fromkeys(kinds, 0)
         return out
 
-    def update(self, frame: pl.DataFrame) -> Profile:
-        """Add a batch of rows (same schema) to the profile; returns ``self``."""
+    def update(self, frame: pl.DataFrame, *, clip: dict | None = None) -> Profile:
+        """Add a batch of rows (same schema) to the profile; returns ``self``.
+
+        ``clip`` maps a numeric column to the ``(low, high)`` its values are clipped to before
+        they are sketched (a sharing policy's quantile clipping).
+        """
         if list(frame.columns) != list(self.schema):
             raise DataError("batch columns differ from the profile's", where=self.name,
                             expected=list(self.schema), found=frame.columns)
@@ -147,6 +165,17 @@ class Profile:
                 self.infinite[c] = self.infinite.get(c, 0) + n_inf
                 x = x.filter(x.is_finite())
             arr = np.require(x.to_numpy(), np.float64, ["C", "W"])
+            if clip and c in clip and arr.size:
+                lo, hi = clip[c]
+                clipped = np.clip(arr, lo, hi)
+                share, dist = self.clip_errors.get(c, (0.0, 0.0))
+                n_before = self.moments[c][0]
+                moved = np.abs(arr - clipped)
+                total = n_before + arr.size
+                self.clip_errors[c] = ((share * n_before + np.count_nonzero(moved)) / total,
+                                       (dist * n_before + float(moved.sum())) / total)
+                arr = clipped
+                x = pl.Series(c, arr)
             if arr.size:
                 sk.update(arr)
                 scale = self._rescale(c, _moment_scale(arr))
@@ -172,6 +201,10 @@ class Profile:
 
     def merge(self, other: Profile) -> Profile:
         """A new profile covering both (e.g. two partitions of one product)."""
+        if self.policy_errors or other.policy_errors:
+            raise ConsistencyError("released profiles do not merge", where=self.name,
+                                   expected="profiles merged before a sharing policy is applied",
+                                   found="a profile built under a sharing policy")
         if other.schema != self.schema or other.keys != self.keys:
             raise ConsistencyError("profiles of different shapes cannot merge", where=self.name,
                                    expected=f"schema {list(self.schema)} keyed by {self.keys}",
@@ -212,7 +245,7 @@ class Profile:
     def size_bytes(self) -> int:
         """Bytes a domain would send: serialized sketches plus the category counts."""
         size = sum(len(sk.serialize()) for sk in self.numeric.values())
-        size += len(self.keys_sketch.serialize())
+        size += len(self.keys_sketch.serialize()) if self.key_sketch is not None else 0
         size += sum(f.estimated_size() for f in self.categorical.values())
         return int(size + 24 * len(self.moments))
 
@@ -233,7 +266,9 @@ class Profile:
     def __str__(self) -> str:
         return (f"Profile({self.name}: {self.n_rows} rows, keys {self.keys}, "
                 f"{len(self.numeric)} KLL sketch(es), {len(self.categorical)} category count(s), "
-                f"~{self.key_sketch.get_estimate():.0f} distinct keys, {self.size_bytes()} bytes)")
+                + (f"~{self.key_sketch.get_estimate():.0f} distinct keys, "
+                   if self.key_sketch is not None else "keys withheld, ")
+                + f"{self.size_bytes()} bytes)")
 
     __repr__ = __str__
 
@@ -276,7 +311,7 @@ def _key_values(frame: pl.DataFrame, keys: list[str]) -> list:
 
 
 def profile(frame, keys, *, name: str = "product", k: int = KLL_K,
-            lg_k: int = THETA_LG_K) -> Profile:
+            lg_k: int = THETA_LG_K, policy: SharingPolicy | None = None) -> Profile:
     """Profile one product locally (its rows never leave the domain).
 
     Parameters
@@ -286,33 +321,127 @@ def profile(frame, keys, *, name: str = "product", k: int = KLL_K,
         Entity keys (checked: present, non-null, unique).
     k, lg_k : int
         KLL accuracy parameter and theta sketch log2 of nominal entries.
+    policy : SharingPolicy, optional
+        What the released profile may reveal (see :mod:`meshkit._consistency.sharing`).
     """
     keys = as_keys(keys)
     frame = as_frame(frame, where=name)
     check_keys(frame, keys, where=name)
-    return Profile.empty(name, keys, dict(frame.schema), k=k, lg_k=lg_k).update(frame)
+    clip = _clip_bounds(frame.lazy(), keys, policy)
+    prof = Profile.empty(name, keys, dict(frame.schema), k=k, lg_k=lg_k).update(frame, clip=clip)
+    return _release(prof, policy, clip)
 
 
 def profile_batches(batches: Iterable[pl.DataFrame], keys, *, name: str = "product",
-                    k: int = KLL_K, lg_k: int = THETA_LG_K) -> Profile:
-    """Profile a product arriving in batches (keys are assumed unique across batches)."""
+                    k: int = KLL_K, lg_k: int = THETA_LG_K,
+                    policy: SharingPolicy | None = None, clip: dict | None = None) -> Profile:
+    """Profile a product arriving in batches (keys are assumed unique across batches).
+
+    A policy that clips needs the column quantiles first (``clip``, as
+    :func:`profile_parquet` computes them in a first pass over the file).
+    """
     keys = as_keys(keys)
+    if policy is not None and policy.clip is not None and clip is None:
+        raise ConsistencyError("quantile clipping needs the quantiles before the batches",
+                               where=name, expected="profile() or profile_parquet(), or clip=",
+                               found="a stream of batches")
     prof = None
     for batch in batches:
         if prof is None:
             prof = Profile.empty(name, keys, dict(batch.schema), k=k, lg_k=lg_k)
-        prof.update(batch)
+        prof.update(batch, clip=clip)
     if prof is None or prof.n_rows == 0:
         raise DataError("the product is empty", where=name, expected="at least one row",
                         found="0 rows")
-    return prof
+    return _release(prof, policy, clip)
 
 
 def profile_parquet(path, keys, *, name: str | None = None, batch_rows: int = 2_000_000,
-                    k: int = KLL_K, lg_k: int = THETA_LG_K) -> Profile:
-    """Stream a Parquet file through :func:`profile_batches` with polars' batched scan."""
+                    k: int = KLL_K, lg_k: int = THETA_LG_K,
+                    policy: SharingPolicy | None = None) -> Profile:
+    """Stream a Parquet file through :func:`profile_batches` with polars' batched scan.
+
+    A policy that clips reads the file twice: once for the clipping quantiles, then the batches.
+    """
+    clip = _clip_bounds(pl.scan_parquet(path), as_keys(keys), policy)
     batches = pl.scan_parquet(path).collect_batches(chunk_size=batch_rows)
-    return profile_batches(batches, keys, name=name or str(path).rsplit("/", 1)[-1], k=k, lg_k=lg_k)
+    return profile_batches(batches, keys, name=name or str(path).rsplit("/", 1)[-1], k=k,
+                           lg_k=lg_k, policy=policy, clip=clip)
+
+
+def _clip_bounds(lazy: pl.LazyFrame, keys: list[str], policy: SharingPolicy | None) -> dict | None:
+    """Per numeric column, the policy's clipping quantiles (on the sketches' scale)."""
+    if policy is None or policy.clip is None:
+        return None
+    schema = lazy.collect_schema()
+    cols = [c for c, t in schema.items() if c not in keys and column_kind(t) == NUMERIC]
+    if not cols:
+        return {}
+    exprs = []
+    for c in cols:
+        x = L.as_number(pl.col(c), schema[c], schema[c])
+        x = x.filter(x.is_finite())
+        exprs += [x.quantile(policy.clip[0], "linear").alias(f"{c}\x00lo"),
+                  x.quantile(policy.clip[1], "linear").alias(f"{c}\x00hi")]
+    row = lazy.select(exprs).collect().row(0)
+    return {c: (row[2 * i], row[2 * i + 1]) for i, c in enumerate(cols)
+            if row[2 * i] is not None}
+
+
+def _release(prof: Profile, policy: SharingPolicy | None, clip: dict | None) -> Profile:
+    """Apply a sharing policy to a freshly built profile (noise, then minimum counts)."""
+    if policy is None:
+        return prof
+    errors = {}
+    if clip:
+        lo, hi = policy.clip
+        errors["clip"] = (f"numeric values clipped to their {lo:.0%}–{hi:.0%} quantiles (no exact "
+                          f"min/max): KS error + the share clipped, Wasserstein + the mean "
+                          f"clipping distance, std of the clipped values")
+    if policy.epsilon is not None:
+        counted = [c for c, few in prof.few_values.items() if few is not None]
+        queries = 1 + len(prof.nulls) + len(prof.categorical) + len(counted)
+        each = policy.epsilon / queries
+        prof.n_rows = max(0, prof.n_rows + int(geometric_noise(1, each)[0]))
+        noisy = geometric_noise(len(prof.nulls), each)
+        prof.nulls = {c: max(0, n + int(e)) for (c, n), e in zip(prof.nulls.items(), noisy)}
+        for c, counts in prof.categorical.items():
+            prof.categorical[c] = counts.with_columns(
+                (pl.col("n") + pl.Series(geometric_noise(counts.height, each))).clip(0))
+        for c in counted:
+            few = prof.few_values[c]
+            noise = geometric_noise(len(few), each)
+            prof.few_values[c] = {v: max(0, n + int(e)) for (v, n), e in zip(few.items(), noise)}
+            values = np.array(list(prof.few_values[c]))
+            weights = np.array(list(prof.few_values[c].values()), dtype=np.float64)
+            prof.moments[c] = np.array([weights.sum(), weights @ values, weights @ values ** 2])
+            prof.moment_scales[c] = 1.0
+        withheld = [c for c in prof.numeric if c not in counted]
+        for c in withheld:  # a KLL sketch and its moments cannot be noised count by count
+            del prof.numeric[c]
+            prof.moments.pop(c, None)
+        prof.withheld = withheld + ["keys"]
+        prof.key_sketch = None
+        prof.epsilon = float(policy.epsilon)
+        policy.spent.append(float(policy.epsilon))
+        errors["dp"] = (f"ε = {policy.epsilon:g} over {queries} counting queries (ε = {each:.4g} "
+                        f"each): every count ± {noise_bound(each)} (95%); withheld: "
+                        f"{', '.join(prof.withheld)}")
+    folded = dropped = 0
+    for c in list(prof.categorical):
+        prof.categorical[c], f, d = limit_counts(prof.categorical[c], policy)
+        folded, dropped = folded + f, dropped + d
+    for c, few in prof.few_values.items():
+        if few is not None and any(n < policy.min_count for n in few.values()):
+            dropped += sum(n for n in few.values() if n < policy.min_count)
+            prof.few_values[c] = {v: n for v, n in few.items() if n >= policy.min_count} or None
+            if prof.few_values[c] is None and c not in prof.numeric:
+                prof.withheld.append(c)
+    errors["min_count"] = (f"counts below {policy.min_count} "
+                           f"{'folded into ' + repr(OTHER) if policy.small == 'fold' else 'suppressed'}"
+                           f": {folded} categor(ies) folded, {dropped} row(s) in no released count")
+    prof.policy_errors = errors
+    return prof
 
 
 def _sketch_points(*sketches) -> np.ndarray:
@@ -338,7 +467,8 @@ def _counted_row(name: str, few_a: dict, few_b: dict, std: float, drift_tests) -
     return L.decide(row, test)
 
 
-def _numeric_estimate(name: str, a, b, ref_std: float, drift_tests) -> tuple[dict, float, float]:
+def _numeric_estimate(name: str, a, b, ref_std: float, drift_tests,
+                      extra: tuple[float, float] = (0.0, 0.0)) -> tuple[dict, float, float]:
     """A numeric column from two KLL sketches: figures, verdict (or undecidable), bounds.
 
     The KS statistic and the Wasserstein distance come with intervals (the KLL rank error
@@ -360,9 +490,12 @@ def _numeric_estimate(name: str, a, b, ref_std: float, drift_tests) -> tuple[dic
     ref_counts = np.diff(np.concatenate([[0.0], np.asarray(a.get_cdf(edges.tolist()))[:-1], [1.0]]))
     cur_counts = np.diff(np.concatenate([[0.0], np.asarray(b.get_cdf(edges.tolist()))[:-1], [1.0]]))
     rank_error = lambda sk: sk.normalized_rank_error(True) if sk.is_estimation_mode() else 0.0  # noqa: E731
-    eps = rank_error(a) + rank_error(b)
+    rank_eps = rank_error(a) + rank_error(b)
     span = max(a.get_max_value(), b.get_max_value()) - min(a.get_min_value(), b.get_min_value())
-    w_bound = eps * span / norm
+    # a sharing policy's clipping adds the share of values it moved (KS) and the mean
+    # distance it moved them (Wasserstein)
+    eps = rank_eps + extra[0]
+    w_bound = (rank_eps * span + extra[1]) / norm
     test = L.pick_test(name, NUMERIC, n_a, None, drift_tests)
     row = {"column": name, "kind": NUMERIC, "distinct": None, "ks_statistic": ks,
            "ks_pvalue": metrics.ks_pvalue(ks, n_a, n_b), "wasserstein": w,
@@ -408,7 +541,78 @@ def similarity_from_profiles(p1: Profile, p2: Profile, *, layer_weights: dict | 
                                found=f"{list(p1.schema)} and {list(p2.schema)}")
     schema = L.schema_layer(pairs, only_l, only_r)
 
-    a, b = p1.keys_sketch, p2.keys_sketch
+    keys = None if p1.key_sketch is None or p2.key_sketch is None \
+        else _key_layer(p1.keys_sketch, p2.keys_sketch)
+    withheld = set(p1.withheld) | set(p2.withheld)
+
+    rows, eps, w_eps, infinite, not_shared = [], {}, {}, {}, []
+    for p in pairs:
+        if not p.compatible or p.left in p1.keys:
+            continue
+        if p.left in p1.withheld or p.right in p2.withheld:
+            not_shared.append(p.left)
+            continue
+        if p.kind == NUMERIC:
+            infinite[p.left] = (p1.infinite.get(p.left, 0), p2.infinite.get(p.right, 0))
+        if p.kind == NUMERIC and (row := L.empty_row(p.left, NUMERIC, p1.moments[p.left][0],
+                                                     p2.moments[p.right][0])):
+            rows.append(row)
+        elif p.kind == NUMERIC and p1.few_values.get(p.left) is not None \
+                and p2.few_values.get(p.right) is not None \
+                and len(p1.few_values[p.left].keys() | p2.few_values[p.right].keys()) \
+                <= L.DRIFT_RULES["max_distinct_counted"]:
+            rows.append(_counted_row(p.left, p1.few_values[p.left], p2.few_values[p.right],
+                                     p1.std(p.left), drift_tests))
+            eps[p.left] = w_eps[p.left] = 0.0
+        elif p.kind == NUMERIC and (p.left not in p1.numeric or p.right not in p2.numeric):
+            not_shared.append(p.left)  # few values on one side, withheld sketch on the other
+        elif p.kind == NUMERIC:
+            clip_a = p1.clip_errors.get(p.left, (0.0, 0.0))
+            clip_b = p2.clip_errors.get(p.right, (0.0, 0.0))
+            row, e, wb = _numeric_estimate(p.left, p1.numeric[p.left], p2.numeric[p.right],
+                                           p1.std(p.left), drift_tests,
+                                           extra=(clip_a[0] + clip_b[0], clip_a[1] + clip_b[1]))
+            rows.append(row)
+            eps[p.left] = e
+            w_eps[p.left] = wb
+        elif p.kind == CATEGORICAL and p.left in p1.categorical and p.right in p2.categorical:
+            ca = p1.categorical[p.left]
+            cb = p2.categorical[p.right]
+            both_c = ca.join(cb, on="value", how="full", coalesce=True, suffix="_r") \
+                .fill_null(0).sort("value")
+            rows.append(L.empty_row(p.left, CATEGORICAL, int(both_c["n"].sum()),
+                                    int(both_c["n_r"].sum()))
+                        or L.categorical_row(p.left, both_c["n"].to_numpy(),
+                                             both_c["n_r"].to_numpy(), drift_tests=drift_tests))
+    skipped = sorted(set(p1.skipped) | set(p2.skipped))
+    policy_bounds = {f"policy[{prof.name if prof.name != other.name else side}].{k}": v
+                     for side, prof, other in (("left", p1, p2), ("right", p2, p1))
+                     for k, v in prof.policy_errors.items()}
+    dist = L.distribution_result(
+        rows, skipped, infinite=infinite, estimated=True, drift_share=drift_share,
+        error_bounds={f"ks_statistic[{c}]": f"± {e:.4f} (KLL rank error, 99%; 0 when exact)"
+                      for c, e in eps.items()}
+        | {f"wasserstein_normed[{c}]": f"± {e:.4f} (rank error x value range / std)"
+           for c, e in w_eps.items()}
+        | ({"categorical": "exact (frequency counts)"}
+           if any(r["kind"] == CATEGORICAL for r in rows) else {}) | policy_bounds,
+        details={"ks_error_bound": eps, "wasserstein_normed_error_bound": w_eps,
+                 "rows": (p1.n_rows, p2.n_rows),
+                 "null_rates": {p.left: (p1.nulls.get(p.left, 0) / p1.n_rows if p1.n_rows else 0.0,
+                                         p2.nulls.get(p.right, 0) / p2.n_rows if p2.n_rows else 0.0)
+                                for p in pairs if p.compatible and p.left not in p1.keys},
+                 "withheld": sorted(withheld),
+                 "epsilon": (p1.epsilon, p2.epsilon)})
+    if not_shared:
+        dist.notes.append(f"withheld by a sharing policy: {', '.join(not_shared)}")
+    result = {"schema": schema, "distributions": dist} if keys is None \
+        else {"schema": schema, "keys": keys, "distributions": dist}
+    return SimilarityReport(result, normalize_layer_weights(layer_weights, result), list(p1.keys),
+                            "sketch", names)
+
+
+def _key_layer(a, b) -> LayerResult:
+    """The keys layer from two theta sketches (estimates within their bounds)."""
     lo, jac, hi = ds.theta_jaccard_similarity.jaccard(a, b)
     inter = ds.theta_intersection()
     inter.update(a)
@@ -425,54 +629,8 @@ def similarity_from_profiles(p1: Profile, p2: Profile, *, layer_weights: dict | 
         "upper": [a.get_upper_bound(2), b.get_upper_bound(2), shared_hi, hi,
                   min(1.0, shared_hi / na) if na else 0.0, min(1.0, shared_hi / nb) if nb else 0.0],
     })
-    keys = LayerResult("keys", float(jac), evidence,
+    return LayerResult("keys", float(jac), evidence,
                        [f"about {na - shared:.0f} reference key(s) missing from the other product"]
                        if shared < na else [], estimated=True,
                        error_bounds={"jaccard": f"[{lo:.4f}, {hi:.4f}] (theta, ~95%)"},
                        details={"jaccard_bounds": (lo, hi)})
-
-    rows, eps, w_eps, infinite = [], {}, {}, {}
-    for p in pairs:
-        if not p.compatible or p.left in p1.keys:
-            continue
-        if p.kind == NUMERIC:
-            infinite[p.left] = (p1.infinite.get(p.left, 0), p2.infinite.get(p.right, 0))
-        if p.kind == NUMERIC and (row := L.empty_row(p.left, NUMERIC, p1.numeric[p.left].n,
-                                                     p2.numeric[p.right].n)):
-            rows.append(row)
-        elif p.kind == NUMERIC and p1.few_values.get(p.left) is not None \
-                and p2.few_values.get(p.right) is not None \
-                and len(p1.few_values[p.left].keys() | p2.few_values[p.right].keys()) \
-                <= L.DRIFT_RULES["max_distinct_counted"]:
-            rows.append(_counted_row(p.left, p1.few_values[p.left], p2.few_values[p.right],
-                                     p1.std(p.left), drift_tests))
-            eps[p.left] = w_eps[p.left] = 0.0
-        elif p.kind == NUMERIC:
-            row, e, wb = _numeric_estimate(p.left, p1.numeric[p.left], p2.numeric[p.right],
-                                           p1.std(p.left), drift_tests)
-            rows.append(row)
-            eps[p.left] = e
-            w_eps[p.left] = wb
-        elif p.kind == CATEGORICAL and p.left in p1.categorical and p.right in p2.categorical:
-            ca = p1.categorical[p.left]
-            cb = p2.categorical[p.right]
-            both_c = ca.join(cb, on="value", how="full", coalesce=True, suffix="_r") \
-                .fill_null(0).sort("value")
-            rows.append(L.empty_row(p.left, CATEGORICAL, int(both_c["n"].sum()),
-                                    int(both_c["n_r"].sum()))
-                        or L.categorical_row(p.left, both_c["n"].to_numpy(),
-                                             both_c["n_r"].to_numpy(), drift_tests=drift_tests))
-    skipped = sorted(set(p1.skipped) | set(p2.skipped))
-    dist = L.distribution_result(
-        rows, skipped, infinite=infinite, estimated=True, drift_share=drift_share,
-        error_bounds={f"ks_statistic[{c}]": f"± {e:.4f} (KLL rank error, 99%; 0 when exact)" for c, e in eps.items()}
-        | {f"wasserstein_normed[{c}]": f"± {e:.4f} (rank error x value range / std)"
-           for c, e in w_eps.items()}
-        | ({"categorical": "exact (frequency counts)"} if any(r["kind"] == CATEGORICAL for r in rows) else {}),
-        details={"ks_error_bound": eps, "wasserstein_normed_error_bound": w_eps,
-                 "rows": (p1.n_rows, p2.n_rows),
-                 "null_rates": {p.left: (p1.nulls.get(p.left, 0) / p1.n_rows if p1.n_rows else 0.0,
-                                         p2.nulls.get(p.right, 0) / p2.n_rows if p2.n_rows else 0.0)
-                                for p in pairs if p.compatible and p.left not in p1.keys}})
-    result = {"schema": schema, "keys": keys, "distributions": dist}
-    return SimilarityReport(result, normalize_layer_weights(layer_weights, result), list(p1.keys), "sketch", names)
