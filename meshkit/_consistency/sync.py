@@ -285,7 +285,7 @@ def _last_sync(table: DeltaTable, version: int, settings: dict) -> tuple[int | N
     if meta is None:
         return None, "the target's latest commit is not a sync"
     meta = json.loads(meta) if isinstance(meta, str) else meta
-    if "source_version" not in meta:
+    if meta.get("source_version") is None:
         return None, "the target's latest sync recorded no source version"
     if any(meta.get(k) != v for k, v in settings.items()):
         return None, "the target's latest sync had another source, keys, policy or delete_missing"
