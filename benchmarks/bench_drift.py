@@ -233,6 +233,8 @@ def main() -> None:
     ap.add_argument("--sync-rows", type=int, default=None)
     ap.add_argument("--evidently-python", default=None,
                     help="an interpreter with Evidently 0.7.23 (the reference extra)")
+    ap.add_argument("--only", choices=["drift", "profile", "sync"], action="append",
+                    help="run only these parts (repeatable); all three by default")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -246,53 +248,69 @@ def main() -> None:
     rows = args.rows or (10_000_000 if args.full else 300_000)
     prows = args.profile_rows or (100_000_000 if args.full else 3_000_000)
     srows = args.sync_rows or (10_000_000 if args.full else 1_000_000)
+    parts = set(args.only or ["drift", "profile", "sync"])
     results = {"rows": rows, "profile_rows": prows, "sync_rows": srows, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        a, b = generate(rows, 0, folder)
-        print(f"drift report, two products of {rows:,} rows, {len(KINDS)} columns")
-        runs = {"meshkit": run_worker(sys.executable, "meshkit", a, b),
-                "pandas+scipy": run_worker(sys.executable, "scipy", a, b)}
-        if args.evidently_python:
-            runs["evidently"] = run_worker(args.evidently_python, "evidently", a, b)
-        else:
-            print("  evidently: not run (give --evidently-python, an environment with the "
-                  "reference extra)")
-        base = runs["meshkit"]
-        reference = runs.get("evidently") or runs["pandas+scipy"]
-        if base:
-            print(f"  meshkit similarity, all four layers: {base['all_layers_seconds']:.2f} s")
-        for name, r in runs.items():
-            if r is None:
-                continue
-            agree = sum(r["verdicts"][c] == reference["verdicts"][c] for c in KINDS)
-            print(f"  {name:13s} {r['seconds']:8.2f} s  x{r['seconds'] / base['seconds']:6.2f} "
-                  f"of meshkit  peak {r['peak_mb']:7.0f} MB  verdicts agreeing with "
-                  f"{'Evidently' if 'evidently' in runs else 'pandas+scipy'}: {agree}/{len(KINDS)}")
-        results["drift"] = runs
-        del a, b
-        for f in folder.glob("*.parquet"):
-            f.unlink()
-        pa_, pb_ = generate(prows, 1, folder) if prows <= 20_000_000 else _big(prows, folder)
-        r = run_worker(sys.executable, "profile", pa_, pb_)
-        results["profile"] = r
-        if r:
-            print(f"profile of {prows:,} rows streamed from Parquet ({r['parquet_mb']:.0f} MB): "
-                  f"{r['seconds']:.1f} s, {r['mb_per_s']:.1f} MB/s, {r['mb_per_cpu_s']:.1f} MB per "
-                  f"CPU-second; profile {r['profile_bytes'] / 1024:.1f} KiB; compare two profiles "
-                  f"{r['compare_seconds'] * 1000:.0f} ms; peak {r['peak_mb']:.0f} MB")
-        for f in folder.glob("*.parquet"):
-            f.unlink()
-        r = run_worker(sys.executable, "sync", srows, folder)
-        results["sync"] = r
-        if r:
-            print(f"sync of a 1 % change ({r['changed_rows']:,} rows) to {srows:,} rows: "
-                  f"incremental {r['incremental_seconds']:.2f} s ({r['incremental_rows_read']:,} "
-                  f"source rows read), full {r['full_seconds']:.2f} s ({r['full_rows_read']:,}); "
-                  f"full / incremental x{r['full_seconds'] / r['incremental_seconds']:.1f}; "
-                  f"same target: {r['same_target']}")
+        if "drift" in parts:
+            results["drift"] = drift_part(args, rows, folder)
+        if "profile" in parts:
+            results["profile"] = profile_part(prows, folder)
+        if "sync" in parts:
+            results["sync"] = sync_part(srows, folder)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_drift.json").write_text(json.dumps(results, indent=2))
+
+
+def drift_part(args, rows: int, folder: Path) -> dict:
+    a, b = generate(rows, 0, folder)
+    print(f"drift report, two products of {rows:,} rows, {len(KINDS)} columns", flush=True)
+    runs = {"meshkit": run_worker(sys.executable, "meshkit", a, b),
+            "pandas+scipy": run_worker(sys.executable, "scipy", a, b)}
+    if args.evidently_python:
+        runs["evidently"] = run_worker(args.evidently_python, "evidently", a, b)
+    else:
+        print("  evidently: not run (give --evidently-python, an environment with the "
+              "reference extra)")
+    base = runs["meshkit"]
+    reference = runs.get("evidently") or runs["pandas+scipy"]
+    if base:
+        print(f"  meshkit similarity, all four layers: {base['all_layers_seconds']:.2f} s")
+    for name, r in runs.items():
+        if r is None:
+            continue
+        agree = sum(r["verdicts"][c] == reference["verdicts"][c] for c in KINDS)
+        print(f"  {name:13s} {r['seconds']:8.2f} s  x{r['seconds'] / base['seconds']:6.2f} "
+              f"of meshkit  peak {r['peak_mb']:7.0f} MB  verdicts agreeing with "
+              f"{'Evidently' if 'evidently' in runs else 'pandas+scipy'}: {agree}/{len(KINDS)}",
+              flush=True)
+    for f in folder.glob("*.parquet"):
+        f.unlink()
+    return runs
+
+
+def profile_part(prows: int, folder: Path) -> dict | None:
+    pa_, pb_ = generate(prows, 1, folder) if prows <= 20_000_000 else _big(prows, folder)
+    r = run_worker(sys.executable, "profile", pa_, pb_)
+    if r:
+        print(f"profile of {prows:,} rows streamed from Parquet ({r['parquet_mb']:.0f} MB): "
+              f"{r['seconds']:.1f} s, {r['mb_per_s']:.1f} MB/s, {r['mb_per_cpu_s']:.1f} MB per "
+              f"CPU-second; profile {r['profile_bytes'] / 1024:.1f} KiB; compare two profiles "
+              f"{r['compare_seconds'] * 1000:.0f} ms; peak {r['peak_mb']:.0f} MB", flush=True)
+    for f in folder.glob("*.parquet"):
+        f.unlink()
+    return r
+
+
+def sync_part(srows: int, folder: Path) -> dict | None:
+    r = run_worker(sys.executable, "sync", srows, folder)
+    if r:
+        print(f"sync of a 1 % change ({r['changed_rows']:,} rows) to {srows:,} rows: "
+              f"incremental {r['incremental_seconds']:.2f} s ({r['incremental_rows_read']:,} "
+              f"source rows read), full {r['full_seconds']:.2f} s ({r['full_rows_read']:,}); "
+              f"full / incremental x{r['full_seconds'] / r['incremental_seconds']:.1f}; "
+              f"same target: {r['same_target']}", flush=True)
+    return r
 
 
 def _big(rows: int, folder: Path) -> tuple[Path, Path]:
