@@ -273,8 +273,9 @@ def sync(store, source, target: str, *, keys, policy: str = "source_wins",
 
 def _row_count(store, name: str, version: int) -> int:
     """Rows of a product version, from the Delta log's file statistics (no data read)."""
-    actions = pl.from_arrow(pa.table(DeltaTable(store.table_uri(name), version=version)
-                                     .get_add_actions(flatten=True)))
+    # polars reads the Arrow table directly (pa.table() here would import pandas)
+    actions = pl.DataFrame(DeltaTable(store.table_uri(name), version=version)
+                           .get_add_actions(flatten=True))
     return int(actions["num_records"].sum()) if actions.height else 0
 
 
@@ -310,7 +311,8 @@ def _changes(store, source: str, since: int, version: int, keys: list[str]):
     try:
         reader = DeltaTable(store.table_uri(source)).load_cdf(starting_version=since + 1,
                                                                ending_version=version)
-        feed = pl.from_arrow(pa.table(reader))
+        # through pyarrow's stream reader: pa.table() on the reader would import pandas
+        feed = pl.from_arrow(pa.RecordBatchReader.from_stream(reader).read_all())
     except Exception as exc:  # noqa: BLE001 - delta-rs raises several types for a missing feed
         return f"the source's change feed cannot be read from version {since + 1} " \
                f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
