@@ -325,6 +325,8 @@ class ProductStore(Displayable):
             # on top of the winner's rows, mixing two frames into one version.
             options["commit_properties"] = CommitProperties(
                 custom_metadata={_QUALITY_KEY: quality}, max_commit_retries=0)
+            # the change data feed lets a sync read only what changed since the last one
+            options["configuration"] = {"delta.enableChangeDataFeed": "true"}
             self._write(frame, str(path), "error", options, name, previous=None)
             return Publication(name, 0, report)
 

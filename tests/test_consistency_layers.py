@@ -193,7 +193,9 @@ def test_threshold_sweep_flips_at_the_score():
 
 def test_drift_rules_follow_evidently_defaults():
     assert DRIFT_RULES == {"small_sample_rows": 1000, "p_value": 0.05,
-                           "wasserstein_normed": 0.1, "jensen_shannon": 0.1}
+                           "wasserstein_normed": 0.1, "jensen_shannon": 0.1,
+                           "max_distinct_counted": 5, "max_distinct_binary": 2,
+                           "drift_share": 0.5}
     assert drift_rule("numeric", 1000) == "ks" and drift_rule("numeric", 1001) == "wasserstein"
     assert drift_rule("categorical", 10) == "chi_square"
     assert drift_rule("categorical", 5000) == "jensen_shannon"
@@ -346,3 +348,34 @@ def test_constant_reference_wasserstein_uses_evidently_std_floor(sketch):
     assert np.isfinite(row["wasserstein_normed"])
     assert row["wasserstein_normed"] == pytest.approx(row["wasserstein"] / 0.001)
     assert row["drift"] and WASSERSTEIN_MIN_STD == 0.001
+
+
+def test_other_drift_tests_are_available_by_name():
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    ref = pl.DataFrame({"id": np.arange(n), "x": rng.normal(0, 1, n),
+                        "c": rng.choice(["a", "b"], n)})
+    cur = pl.DataFrame({"id": np.arange(n), "x": rng.normal(0.2, 1, n),
+                        "c": rng.choice(["a", "b"], n, p=[0.45, 0.55])})
+    default = similarity(ref, cur, keys="id").layers["distributions"].evidence
+    assert default["test"].to_list() == ["wasserstein", "jensen_shannon"]
+    named = similarity(ref, cur, keys="id", drift_tests={"x": "ks", "c": "z"}) \
+        .layers["distributions"]
+    x, c = named.evidence.row(0, named=True), named.evidence.row(1, named=True)
+    assert (x["test"], c["test"]) == ("ks", "z")
+    assert x["ks_pvalue"] == pytest.approx(stats.ks_2samp(ref["x"], cur["x"]).pvalue, rel=1e-9)
+    assert x["drift"] == (x["ks_pvalue"] <= 0.05) and c["drift"] == (c["z_pvalue"] < 0.05)
+    psi = similarity(ref, cur, keys="id", drift_tests={"x": "psi"}) \
+        .layers["distributions"].evidence.row(0, named=True)
+    assert psi["test"] == "psi" and psi["drift"] == (psi["psi"] >= 0.1)
+    for bad, match in (({"x": "t_test"}, "unknown drift test"), ({"c": "ks"}, "numeric column"),
+                       ({"x": "z"}, "at most two values")):
+        with pytest.raises(mk.ConsistencyError, match=match):
+            similarity(ref, cur, keys="id", drift_tests=bad)
+    # the dataset drift share follows drift_share
+    share = similarity(ref, cur, keys="id", drift_tests={"x": "ks", "c": "z"}, drift_share=0.4) \
+        .layers["distributions"].details["dataset_drift"]
+    assert share["drift_share_threshold"] == 0.4
+    assert share["dataset_drift"] == (share["drift_share"] >= 0.4)

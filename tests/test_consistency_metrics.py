@@ -107,3 +107,63 @@ def test_wasserstein_is_the_correctly_rounded_sum_and_independent_of_memory_layo
     same = np.sort(rng.normal(0.0, 1.0, 1000))
     other = np.sort(rng.normal(0.5, 1.0, 1000))
     assert metrics.wasserstein(same, other) == math.fsum(np.abs(same - other)) / 1000
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_wasserstein_near_the_float_limits_is_finite_where_scipys_is(seed):
+    rng = np.random.default_rng(seed)
+    cases = [
+        (np.zeros(3), np.full(3, 1.5e308)),                       # mean of 1.5e308s overflows
+        (rng.uniform(0, 1.7e308, 40), rng.uniform(0, 1.79e308, 40)),
+        (rng.uniform(-1.79e308, 0, 25), rng.uniform(-1.7e308, 0, 60)),
+        (rng.uniform(1.7e308, 1.79e308, 50), rng.uniform(1.6e308, 1.79e308, 70)),
+    ]
+    for a, b in cases:
+        expected = stats.wasserstein_distance(a, b)
+        assert np.isfinite(expected)
+        assert metrics.wasserstein(a, b) == pytest.approx(expected, rel=1e-9)
+
+
+def test_normalized_wasserstein_near_the_float_limits_is_finite():
+    import polars as pl
+
+    from meshkit import similarity
+
+    rng = np.random.default_rng(3)
+    n = 2000  # above 1,000 rows: the normalized Wasserstein rule
+    a = rng.uniform(-1, 1, n) * 1.7e308
+    b = rng.uniform(-0.8, 1, n) * 1.79e308
+    for sketch in (False, True):
+        left = pl.DataFrame({"id": np.arange(n), "x": a})
+        right = pl.DataFrame({"id": np.arange(n), "x": b})
+        if sketch:
+            from meshkit import profile
+            report = similarity(profile(left, "id"), profile(right, "id"))
+        else:
+            report = similarity(left, right, keys="id")
+        row = report.layers["distributions"].evidence.row(0, named=True)
+        assert np.isfinite(row["wasserstein"]) and np.isfinite(row["wasserstein_normed"])
+        # the same figure on data scaled down by a power of two (which is exact)
+        scale = 2.0 ** 600
+        expected = stats.wasserstein_distance(a / scale, b / scale) / np.std(a / scale)
+        assert row["wasserstein_normed"] == pytest.approx(expected, rel=1e-9 if not sketch else 0.2)
+
+
+@pytest.mark.parametrize("n1,n2", [(7, 9), (120, 80), (1000, 999), (3000, 12_000), (20_000, 15_000)])
+def test_ks_pvalue_from_the_statistic_equals_scipy_on_the_samples(n1, n2):
+    rng = np.random.default_rng(n1 + n2)
+    for shift in (0.0, 0.1, 0.5):
+        a, b = rng.normal(0, 1, n1), rng.normal(shift, 1, n2)
+        ref = stats.ks_2samp(a, b)
+        assert metrics.ks_pvalue(ref.statistic, n1, n2) == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_chi_square_gof_equals_scipy_chisquare(seed):
+    rng = np.random.default_rng(seed)
+    ref = rng.integers(1, 200, 6).astype(float)
+    cur = rng.integers(0, 200, 6).astype(float)
+    stat, p = metrics.chi_square_gof(ref, cur)
+    expected = stats.chisquare(cur, ref * cur.sum() / ref.sum())
+    assert stat == pytest.approx(expected.statistic, rel=1e-9)
+    assert p == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)

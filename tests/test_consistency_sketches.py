@@ -138,13 +138,101 @@ def test_sketch_and_exact_agree_on_keys_of_two_types():
     assert both(flags, text, "id") == (pytest.approx(1 / 3), pytest.approx(1 / 3))
 
 
-def test_sketch_small_sample_pvalue_is_the_shared_asymptotic_formula():
+def test_sketch_small_sample_pvalue_is_scipys_for_the_statistic():
+    from scipy import stats
+
     from meshkit._consistency import metrics
 
     a = product(300, 4)
     b = product(400, 5, shift=0.3)
-    row = similarity(profile(a, "id"), profile(b, "id")).layers["distributions"] \
-        .evidence.filter(pl.col("column") == "score").row(0, named=True)
-    assert row["ks_pvalue"] == metrics.ks_asymptotic_pvalue(row["ks_statistic"], 300, 400)
+    report = similarity(profile(a, "id"), profile(b, "id")).layers["distributions"]
+    row = report.evidence.filter(pl.col("column") == "score").row(0, named=True)
+    ref = stats.ks_2samp(a["score"].to_numpy(), b["score"].to_numpy())
+    assert abs(row["ks_statistic"] - ref.statistic) <= report.details["ks_error_bound"]["score"]
+    assert row["ks_pvalue"] == metrics.ks_pvalue(row["ks_statistic"], 300, 400)
+    # sketches still holding every value: the statistic is exact, and so is scipy's p-value
+    a, b = product(150, 4), product(180, 5, shift=0.3)
+    report = similarity(profile(a, "id"), profile(b, "id")).layers["distributions"]
+    row = report.evidence.filter(pl.col("column") == "score").row(0, named=True)
+    ref = stats.ks_2samp(a["score"].to_numpy(), b["score"].to_numpy())
+    assert report.details["ks_error_bound"]["score"] == 0.0
+    assert row["ks_statistic"] == pytest.approx(ref.statistic, abs=1e-12)
+    assert row["ks_pvalue"] == pytest.approx(ref.pvalue, rel=1e-9)
     # the same function gives ks_pvalue's figure above 10,000 rows a side
     assert metrics.ks_pvalue(0.02, 20_000, 30_000) == metrics.ks_asymptotic_pvalue(0.02, 30_000, 20_000)
+
+
+def _random_pair(rng):
+    """Two products with random sizes (both sides of 1,000 rows), shifts, nulls and values."""
+    n_ref = int(rng.choice([300, 900, 1000, 1001, 3000, 20_000]))
+    n_cur = int(rng.integers(200, 20_000))
+    shift = float(rng.choice([0.0, 0.02, 0.05, 0.1, 0.3]))
+
+    def side(n, s, start):
+        x = rng.normal(s, 1.0, n)
+        x[rng.random(n) < 0.05] = np.nan
+        levels = rng.choice(3, n, p=np.array([0.5, 0.3, 0.2]) + [s / 2, -s / 4, -s / 4])
+        return pl.DataFrame({
+            "id": np.arange(start, start + n),
+            "x": x,
+            "y": rng.gamma(2.0 + 4 * s, 1.0, n),
+            "few": levels.astype(np.float64),
+            "flag": rng.random(n) < 0.3 + s,
+            "segment": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1]),
+        }).with_columns(pl.when(pl.col("id") % 17 == 0).then(None)
+                        .otherwise(pl.col("segment")).alias("segment"))
+
+    return side(n_ref, 0.0, 0), side(n_cur, shift, n_ref // 2)
+
+
+def test_sketch_verdicts_equal_exact_verdicts_unless_undecidable():
+    rng = np.random.default_rng(20261129)
+    decided = undecidable = 0
+    for _ in range(40):
+        left, right = _random_pair(rng)
+        exact = similarity(left, right, keys="id").layers["distributions"]
+        est = similarity(profile(left, "id"), profile(right, "id")).layers["distributions"]
+        ex, es = exact.evidence, est.evidence
+        assert ex["column"].to_list() == es["column"].to_list()
+        for e_row, s_row in zip(ex.iter_rows(named=True), es.iter_rows(named=True)):
+            column = e_row["column"]
+            assert s_row["test"] == e_row["test"], column
+            if s_row["drift"] is None:
+                undecidable += 1
+                assert s_row["verdict"] == "undecidable"
+                assert column in ("x", "y")  # counted columns are exact: always decided
+                continue
+            decided += 1
+            assert s_row["drift"] == e_row["drift"], (column, e_row, s_row)
+            if e_row["kind"] != "numeric":  # categorical: exact counts, exact figures
+                assert s_row["jensen_shannon"] == pytest.approx(e_row["jensen_shannon"], abs=1e-12)
+                continue
+            # the stated errors bound the observed ones
+            assert abs(s_row["ks_statistic"] - e_row["ks_statistic"]) \
+                <= est.details["ks_error_bound"].get(column, 0.0) + 1e-12, column
+            if e_row["wasserstein_normed"] is not None:
+                assert abs(s_row["wasserstein_normed"] - e_row["wasserstein_normed"]) <= \
+                    est.details["wasserstein_normed_error_bound"].get(column, 0.0) + 1e-9, column
+        # rows, null rates and the dataset drift share: exact, or undecidable
+        assert est.details["rows"] == exact.details["rows"]
+        for column, rates in exact.details["null_rates"].items():
+            assert est.details["null_rates"][column] == pytest.approx(rates)
+        ds_exact, ds_est = exact.details["dataset_drift"], est.details["dataset_drift"]
+        assert ds_est["drift_share"] <= ds_exact["drift_share"] <= ds_est["drift_share_upper"]
+        assert ds_est["dataset_drift"] in (None, ds_exact["dataset_drift"])
+    assert decided > 2 * undecidable  # the error leaves most verdicts decided
+
+
+def test_undecidable_is_said_in_the_report():
+    rng = np.random.default_rng(7)
+    n = 50_000
+    left = pl.DataFrame({"id": np.arange(n), "x": rng.normal(0, 1, n)})
+    # a shift whose normalized Wasserstein distance sits right at Evidently's 0.1
+    right = pl.DataFrame({"id": np.arange(n), "x": rng.normal(0.1, 1, n)})
+    layer = similarity(profile(left, "id"), profile(right, "id")).layers["distributions"]
+    row = layer.evidence.row(0, named=True)
+    assert row["test"] == "wasserstein"
+    assert row["verdict"] == "undecidable" and row["drift"] is None
+    assert any("undecidable" in n for n in layer.notes)
+    assert layer.details["dataset_drift"]["dataset_drift"] is None
+    assert "undecidable" in str(layer)

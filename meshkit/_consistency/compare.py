@@ -13,10 +13,11 @@ layer                     score                                            weigh
 ========================  ===============================================  ========
 
 The weights can be changed (``layer_weights={"values": 0.5}``); they are rescaled to sum to 1 over
-the layers present. Drift flags follow Evidently's defaults: with at most 1,000 reference rows
-a column drifts when the KS (numeric) or chi-square (categorical) p-value is at most 0.05;
-above that when the Wasserstein distance divided by the reference standard deviation
-(at least 0.001) is at least 0.1 (numeric) or the Jensen–Shannon distance is at least 0.1 (categorical).
+the layers present. Drift flags follow Evidently 0.7.23's default tests (see
+:func:`~meshkit._consistency.layers.drift_rule`): with at most 1,000 reference rows KS,
+chi-square goodness of fit (categorical, or at most 5 distinct values) or the Z-test (at most
+2 values); above that the normalized Wasserstein distance or Jensen–Shannon (categorical, or at
+most 5 distinct values); the dataset drifts when at least half its columns do.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _keys_from(keys, contracts) -> list[str]:
 
 def similarity(d1, d2, keys=None, *, layer_weights: dict | None = None, rtol: float = 1e-9,
                atol: float = 1e-9, names: tuple[str, str] = ("left", "right"),
-               contracts: tuple = (None, None)) -> SimilarityReport:
+               contracts: tuple = (None, None), drift_tests=None,
+               drift_share: float | None = None) -> SimilarityReport:
     """Compare two products layer by layer; ``d1`` is the reference.
 
     Parameters
@@ -66,6 +68,12 @@ def similarity(d1, d2, keys=None, *, layer_weights: dict | None = None, rtol: fl
         How the two sides are called in the report.
     contracts : (DataContract or None, DataContract or None)
         Only used for the default keys here; see :func:`consistency`.
+    drift_tests : str or dict, optional
+        A drift test by name (``"ks"``, ``"wasserstein"``, ``"chi_square"``, ``"z"``,
+        ``"jensen_shannon"``, ``"psi"``) for every column, or ``{column: name}``; columns
+        not named get Evidently's default test (:func:`~meshkit._consistency.layers.drift_rule`).
+    drift_share : float, optional
+        Share of drifted columns at which the dataset drifts (Evidently's 0.5).
 
     Raises
     ------
@@ -88,7 +96,8 @@ def similarity(d1, d2, keys=None, *, layer_weights: dict | None = None, rtol: fl
             raise ConsistencyError("cannot mix a profile and a frame", where="similarity",
                                    expected="two frames or two profiles",
                                    found=f"{type(d1).__name__} and {type(d2).__name__}")
-        return similarity_from_profiles(d1, d2, layer_weights=layer_weights, names=names)
+        return similarity_from_profiles(d1, d2, layer_weights=layer_weights, names=names,
+                                        drift_tests=drift_tests, drift_share=drift_share)
     keys = _keys_from(keys, contracts)
     left = as_frame(d1, where=names[0])
     right = as_frame(d2, where=names[1])
@@ -105,14 +114,16 @@ def similarity(d1, d2, keys=None, *, layer_weights: dict | None = None, rtol: fl
         "schema": L.schema_layer(pairs, only_l, only_r),
         "keys": L.key_layer(left, right, keys),
         "values": L.value_layer(left, right, keys, pairs, rtol=rtol, atol=atol),
-        "distributions": L.distribution_layer(left, right, keys, pairs),
+        "distributions": L.distribution_layer(left, right, keys, pairs, drift_tests=drift_tests,
+                                              drift_share=drift_share),
     }
     return SimilarityReport(result, normalize_layer_weights(layer_weights, result), keys, "exact", names)
 
 
 def consistency(d1, d2, threshold: float = 0.8, *, keys=None, layer_weights: dict | None = None,
                 contracts: tuple = (None, None), rtol: float = 1e-9, atol: float = 1e-9,
-                names: tuple[str, str] = ("left", "right")) -> ConsistencyReport:
+                names: tuple[str, str] = ("left", "right"), drift_tests=None,
+                drift_share: float | None = None) -> ConsistencyReport:
     """The verdict ``similarity(d1, d2) > threshold``, the score and the reasons.
 
     Besides the similarity reasons (layers below the threshold, missing keys and columns,
@@ -141,7 +152,7 @@ def consistency(d1, d2, threshold: float = 0.8, *, keys=None, layer_weights: dic
         raise ConsistencyError("threshold out of range", where="threshold",
                                expected="a number in [0, 1]", found=repr(threshold))
     sim = similarity(d1, d2, keys, layer_weights=layer_weights, rtol=rtol, atol=atol, names=names,
-                     contracts=contracts)
+                     contracts=contracts, drift_tests=drift_tests, drift_share=drift_share)
     reasons = []
     for name, layer in sim.layers.items():
         if layer.score < 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,19 +29,63 @@ __all__ = [
     "value_layer",
     "distribution_layer",
     "drift_rule",
+    "DRIFT_TESTS",
+    "DriftTest",
     "key_scale",
 ]
 
-#: Evidently's documented defaults (DataDriftPreset), used to flag a column as drifted.
+#: Evidently's default drift rules (its registry of default tests, ``DataDriftPreset``,
+#: Evidently 0.7.23: ``evidently.legacy.calculations.stattests.registry._get_default_stattest``).
 DRIFT_RULES = {
-    "small_sample_rows": 1000,     # reference rows at or below this use statistical tests
-    "p_value": 0.05,               # KS (numeric) / chi-square (categorical): drift if p <= 0.05
+    "small_sample_rows": 1000,     # reference rows (non-null, finite) at or below this: p-value tests
+    "p_value": 0.05,               # KS drifts if p <= 0.05; chi-square and Z if p < 0.05
     "wasserstein_normed": 0.1,     # above 1,000 rows, numeric: drift if W / std(ref) >= 0.1
-    "jensen_shannon": 0.1,         # above 1,000 rows, categorical: drift if JS distance >= 0.1
+    "jensen_shannon": 0.1,         # above 1,000 rows, categorical or few values: JS >= 0.1
+    "max_distinct_counted": 5,     # numeric columns with at most 5 distinct values (both sides
+                                   # together) are tested on their value counts
+    "max_distinct_binary": 2,      # at most 2 distinct values, small reference: the Z-test
+    "drift_share": 0.5,            # the dataset drifts when at least half its columns do
 }
 #: Evidently divides the Wasserstein distance by ``max(std(reference), 0.001)``, so a constant
 #: reference column gives a finite normalized distance.
 WASSERSTEIN_MIN_STD = 0.001
+
+
+@dataclass(frozen=True)
+class DriftTest:
+    """A drift test by name: the figure it decides on and its default threshold.
+
+    ``figure`` is the evidence column compared with ``threshold``; a p-value test drifts
+    below the threshold (``at_threshold`` says whether equality drifts, as Evidently's KS
+    does and its chi-square and Z-tests do not), a distance test at or above it.
+    """
+
+    name: str
+    evidently: str
+    figure: str
+    threshold: float
+    p_value: bool
+    at_threshold: bool = True
+
+    def drifts(self, value: float, threshold: float | None = None) -> bool:
+        """The verdict for one figure (NaN never drifts, as in Evidently)."""
+        t = self.threshold if threshold is None else threshold
+        if self.p_value:
+            return bool(value <= t) if self.at_threshold else bool(value < t)
+        return bool(value >= t)
+
+
+#: every test meshkit runs, by name; the defaults pick among them (:func:`drift_rule`), the
+#: others are there by name (``drift_tests={"x": "psi"}``). ``evidently`` is the name of the
+#: same test in Evidently's registry.
+DRIFT_TESTS = {t.name: t for t in (
+    DriftTest("ks", "ks", "ks_pvalue", 0.05, True, True),
+    DriftTest("chi_square", "chisquare", "chi_square_pvalue", 0.05, True, False),
+    DriftTest("z", "z", "z_pvalue", 0.05, True, False),
+    DriftTest("wasserstein", "wasserstein", "wasserstein_normed", 0.1, False),
+    DriftTest("jensen_shannon", "jensenshannon", "jensen_shannon", 0.1, False),
+    DriftTest("psi", "psi", "psi", 0.1, False),
+)}
 
 #: categorical columns with more distinct values than this (near-unique text such as e-mails
 #: or names) are left out of the distributions layer; the values layer still compares them.
@@ -331,68 +376,178 @@ def _empty_values(pairs=()) -> pl.DataFrame:
                                 "disagreeing_rows": pl.Int64})
 
 
-def drift_rule(kind: str, n_reference: int) -> str:
-    """The Evidently default test used for a column: ``"ks"``, ``"wasserstein"``,
-    ``"chi_square"`` or ``"jensen_shannon"``.
+def drift_rule(kind: str, n_reference: int, n_distinct: int | None = None) -> str:
+    """The Evidently default test for a column (Evidently 0.7.23's registry of defaults).
+
+    ``n_reference`` is the reference's non-null (finite) rows, ``n_distinct`` the distinct
+    values of both sides together (None: many). With at most 1,000 reference rows: numeric
+    columns use KS, or the chi-square test when they hold at most 5 distinct values;
+    categorical ones the chi-square test; and either uses the Z-test when at most 2 values
+    occur. Above 1,000 rows: numeric columns use the normalized Wasserstein distance, or
+    Jensen–Shannon when they hold at most 5 distinct values; categorical ones Jensen–Shannon.
 
     Examples
     --------
     >>> drift_rule("numeric", 500), drift_rule("numeric", 5000)
     ('ks', 'wasserstein')
+    >>> drift_rule("numeric", 500, 4), drift_rule("numeric", 5000, 4), drift_rule("categorical", 50, 2)
+    ('chi_square', 'jensen_shannon', 'z')
     """
     small = n_reference <= DRIFT_RULES["small_sample_rows"]
-    if kind == NUMERIC:
+    many = n_distinct is None or n_distinct > DRIFT_RULES["max_distinct_counted"]
+    if kind == NUMERIC and many:
         return "ks" if small else "wasserstein"
-    return "chi_square" if small else "jensen_shannon"
+    if not small:
+        return "jensen_shannon"
+    if n_distinct is not None and n_distinct <= DRIFT_RULES["max_distinct_binary"]:
+        return "z"
+    return "chi_square"
 
 
-_DIST_SCHEMA = {"column": pl.Utf8, "kind": pl.Utf8, "test": pl.Utf8, "ks_statistic": pl.Float64,
+def pick_test(column: str, kind: str, n_reference: int, n_distinct: int | None,
+             drift_tests=None) -> DriftTest:
+    """The test a column gets: the one named in ``drift_tests``, else Evidently's default.
+
+    ``drift_tests`` is a test name for every column, or ``{column: name}`` (a column not
+    named gets the default).
+    """
+    name = drift_tests.get(column) if isinstance(drift_tests, dict) else drift_tests
+    if name is None:
+        return DRIFT_TESTS[drift_rule(kind, n_reference, n_distinct)]
+    if name not in DRIFT_TESTS:
+        raise ConsistencyError("unknown drift test", where=f"drift_tests[{column!r}]",
+                               expected=f"one of {sorted(DRIFT_TESTS)}", found=repr(name))
+    if name in ("ks", "wasserstein", "psi") and kind != NUMERIC:
+        raise ConsistencyError("drift test needs a numeric column", where=f"drift_tests[{column!r}]",
+                               expected="chi_square, z or jensen_shannon for a categorical column",
+                               found=repr(name))
+    if name == "z" and (n_distinct is None or n_distinct > DRIFT_RULES["max_distinct_binary"]):
+        raise ConsistencyError("the Z-test compares at most two values",
+                               where=f"drift_tests[{column!r}]",
+                               expected="a column with at most 2 distinct values",
+                               found=f"{'more than 5' if n_distinct is None else n_distinct} distinct values")
+    return DRIFT_TESTS[name]
+
+
+_DIST_SCHEMA = {"column": pl.Utf8, "kind": pl.Utf8, "test": pl.Utf8, "distinct": pl.Int64,
+                "ks_statistic": pl.Float64,
                 "ks_pvalue": pl.Float64, "wasserstein": pl.Float64,
                 "wasserstein_normed": pl.Float64, "psi": pl.Float64,
                 "jensen_shannon": pl.Float64, "chi_square": pl.Float64,
-                "chi_square_pvalue": pl.Float64, "drift": pl.Boolean, "score": pl.Float64}
+                "chi_square_pvalue": pl.Float64, "z_pvalue": pl.Float64,
+                "threshold": pl.Float64, "verdict": pl.Utf8,
+                "drift": pl.Boolean, "score": pl.Float64}
 
 
-def numeric_row(name: str, pair: metrics.SortedPair, ref_std: float) -> dict:
-    """Distribution evidence for one numeric column from its sorted pair."""
+def _distinct_sorted(x: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array (a linear pass, no sort)."""
+    if x.size < 2:
+        return x
+    keep = np.empty(x.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
+def aligned_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, counts in a, counts in b)`` over the values of two ascending arrays."""
+    values = np.union1d(_distinct_sorted(a), _distinct_sorted(b))
+    ca = np.diff(np.searchsorted(a, values, "left"), append=a.size)
+    cb = np.diff(np.searchsorted(b, values, "left"), append=b.size)
+    return values, ca, cb
+
+
+def _union_distinct(a: np.ndarray, b: np.ndarray) -> int:
+    ua, ub = _distinct_sorted(a), _distinct_sorted(b)
+    if not ua.size or not ub.size:
+        return int(ua.size + ub.size)
+    at = np.minimum(np.searchsorted(ua, ub), ua.size - 1)
+    return int(ua.size + ub.size - np.count_nonzero(ua[at] == ub))
+
+
+def decide(row: dict, test: DriftTest, threshold: float | None = None,
+           interval: tuple[float, float] | None = None) -> dict:
+    """Fill a row's ``test``, ``threshold``, ``drift`` and ``verdict`` from its figure.
+
+    ``interval`` is the range the figure is known to lie in (sketch mode): when the verdict
+    differs at its two ends, the row says ``"undecidable"`` and ``drift`` is null.
+    """
+    t = test.threshold if threshold is None else float(threshold)
+    value = row[test.figure]
+    if interval is not None and test.drifts(interval[0], t) != test.drifts(interval[1], t):
+        drift = None
+    else:
+        drift = test.drifts(value, t)
+    verdict = "undecidable" if drift is None else ("drift" if drift else "no drift")
+    return row | {"test": test.name, "threshold": t, "drift": drift, "verdict": verdict}
+
+
+def count_figures(ref_counts: np.ndarray, cur_counts: np.ndarray) -> dict:
+    """The figures read off aligned value counts: Jensen–Shannon, chi-square GOF, Z-test."""
+    chi, chi_p = metrics.chi_square_gof(ref_counts, cur_counts)
+    seen = int(np.count_nonzero((np.asarray(ref_counts) + np.asarray(cur_counts)) > 0))
+    z_p = metrics.z_test(ref_counts, cur_counts)[1] \
+        if seen <= DRIFT_RULES["max_distinct_binary"] else None
+    return {"distinct": seen, "jensen_shannon": metrics.js_distance(ref_counts, cur_counts),
+            "chi_square": chi, "chi_square_pvalue": chi_p, "z_pvalue": z_p}
+
+
+def numeric_row(name: str, pair: metrics.SortedPair, ref_std: float, *, drift_tests=None,
+                threshold: float | None = None) -> dict:
+    """Distribution evidence for one numeric column from its sorted pair.
+
+    Values near the float limits are scaled before the standard deviation and the
+    Wasserstein distance (:func:`metrics.finite_scale`), so both stay finite where
+    Evidently's ``np.std`` overflows; the normalized figure is capped at the largest float.
+    """
+    a, b = pair.a, pair.b
+    n_distinct = _union_distinct(a, b)
+    test = pick_test(name, NUMERIC, a.size, n_distinct, drift_tests)
     ks = metrics.ks_2samp(None, None, pair=pair)
     w = metrics.wasserstein(None, None, pair=pair)
-    wn = w / max(ref_std, WASSERSTEIN_MIN_STD)
-    test = drift_rule(NUMERIC, pair.a.size)
-    drift = ks.pvalue <= DRIFT_RULES["p_value"] if test == "ks" \
-        else wn >= DRIFT_RULES["wasserstein_normed"]
-    return {"column": name, "kind": NUMERIC, "test": test, "ks_statistic": ks.statistic,
-            "ks_pvalue": ks.pvalue, "wasserstein": w, "wasserstein_normed": wn,
-            "psi": metrics.psi(None, None, pair=pair), "jensen_shannon": None,
-            "chi_square": None, "chi_square_pvalue": None, "drift": bool(drift),
-            "score": 1.0 - ks.statistic}
+    scale = metrics.finite_scale(a, limit=1e150)  # squares of the values stay finite
+    if scale != 1.0 or not np.isfinite(ref_std):
+        ref_std = float(np.std(a / scale)) * scale
+    wn = min(w / max(ref_std, WASSERSTEIN_MIN_STD), sys.float_info.max)
+    row = {"column": name, "kind": NUMERIC, "distinct": n_distinct,
+           "ks_statistic": ks.statistic, "ks_pvalue": ks.pvalue, "wasserstein": w,
+           "wasserstein_normed": wn, "psi": metrics.psi(None, None, pair=pair),
+           "jensen_shannon": None, "chi_square": None, "chi_square_pvalue": None,
+           "z_pvalue": None, "score": 1.0 - ks.statistic}
+    if n_distinct <= DRIFT_RULES["max_distinct_counted"] or test.name in ("chi_square", "z"):
+        _, ca, cb = aligned_counts(a, b)
+        row |= count_figures(ca, cb) | {"distinct": n_distinct}
+    elif test.name == "jensen_shannon":  # many values: the PSI's reference-decile bins
+        ca, cb = metrics.decile_counts(a, b)
+        row["jensen_shannon"] = metrics.js_distance(ca, cb)
+    return decide(row, test, threshold)
 
 
-def categorical_row(name: str, ref_counts: np.ndarray, cur_counts: np.ndarray) -> dict:
+def categorical_row(name: str, ref_counts: np.ndarray, cur_counts: np.ndarray, *,
+                    drift_tests=None, threshold: float | None = None) -> dict:
     """Distribution evidence for one categorical column from aligned category counts."""
-    js = metrics.js_distance(ref_counts, cur_counts)
-    chi, chi_p = metrics.chi_square(ref_counts, cur_counts)
-    test = drift_rule(CATEGORICAL, int(ref_counts.sum()))
-    drift = chi_p <= DRIFT_RULES["p_value"] if test == "chi_square" \
-        else js >= DRIFT_RULES["jensen_shannon"]
-    return {"column": name, "kind": CATEGORICAL, "test": test, "ks_statistic": None,
-            "ks_pvalue": None, "wasserstein": None, "wasserstein_normed": None, "psi": None,
-            "jensen_shannon": js, "chi_square": chi, "chi_square_pvalue": chi_p,
-            "drift": bool(drift), "score": 1.0 - js}
+    figures = count_figures(ref_counts, cur_counts)
+    test = pick_test(name, CATEGORICAL, int(np.sum(ref_counts)), figures["distinct"], drift_tests)
+    row = {"column": name, "kind": CATEGORICAL, "ks_statistic": None, "ks_pvalue": None,
+           "wasserstein": None, "wasserstein_normed": None, "psi": None} | figures \
+        | {"score": 1.0 - figures["jensen_shannon"]}
+    return decide(row, test, threshold)
 
 
 def empty_row(name: str, kind: str, n_left: int, n_right: int) -> dict | None:
     """The row of a column with no non-null value on one side or both, else None.
 
     Both sides empty: the distributions agree (score 1, no drift). One side empty: they
-    share nothing (score 0, drift). No test statistic is defined either way.
+    share nothing (score 0, drift). No test statistic is defined either way (Evidently
+    refuses an empty column; meshkit reports it).
     """
     if n_left and n_right:
         return None
     row = dict.fromkeys(_DIST_SCHEMA)
     same = not n_left and not n_right
     return row | {"column": name, "kind": kind, "test": "no values" if same else "one side empty",
-                  "drift": not same, "score": 1.0 if same else 0.0}
+                  "drift": not same, "verdict": "no drift" if same else "drift",
+                  "score": 1.0 if same else 0.0}
 
 
 def distribution_frame(rows: list[dict]) -> pl.DataFrame:
@@ -400,13 +555,33 @@ def distribution_frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=_DIST_SCHEMA)
 
 
+def dataset_drift(evidence: pl.DataFrame, drift_share: float | None = None) -> dict:
+    """Evidently's dataset-level verdict: the share of drifted columns against ``drift_share``.
+
+    The dataset drifts when ``drifted / columns >= drift_share`` (0.5 by default, as in
+    ``DataDriftPreset``). Undecidable columns (sketch mode) widen the share to an interval;
+    when the verdict differs at its two ends, ``dataset_drift`` is None (undecidable).
+    """
+    share_t = DRIFT_RULES["drift_share"] if drift_share is None else float(drift_share)
+    n = evidence.height
+    drifted = int(evidence["drift"].fill_null(False).sum()) if n else 0
+    unknown = int(evidence["drift"].is_null().sum()) if n else 0
+    low = drifted / n if n else 0.0
+    high = (drifted + unknown) / n if n else 0.0
+    verdict = None if (low >= share_t) != (high >= share_t) else bool(low >= share_t)
+    return {"columns": n, "drifted_columns": drifted, "undecidable_columns": unknown,
+            "drift_share": low, "drift_share_upper": high, "drift_share_threshold": share_t,
+            "dataset_drift": verdict}
+
+
 def distribution_result(rows: list[dict], skipped=(), *, infinite: dict | None = None,
-                        **kw) -> LayerResult:
+                        drift_share: float | None = None, **kw) -> LayerResult:
     """Turn per-column rows into the distributions layer (score = mean column score).
 
     ``infinite`` maps a numeric column to the ``(reference, other)`` counts of infinite
     values left out of its metrics; each such column gets a note, and the counts go to
-    ``details["infinite_excluded"]``.
+    ``details["infinite_excluded"]``. The dataset-level drift (:func:`dataset_drift`) goes
+    to ``details["dataset_drift"]`` and a note.
     """
     evidence = distribution_frame(rows)
     extra = [f"not compared (more than {MAX_CATEGORIES} categories): {', '.join(skipped)}"] \
@@ -414,29 +589,55 @@ def distribution_result(rows: list[dict], skipped=(), *, infinite: dict | None =
     infinite = {c: n for c, n in (infinite or {}).items() if sum(n)}
     extra += [f"excluded {sum(n)} infinite value(s) from the distributions of {c}"
               for c, n in infinite.items()]
+    kw["details"] = (kw.get("details") or {})
     if infinite:
-        kw["details"] = (kw.get("details") or {}) | {"infinite_excluded": infinite}
+        kw["details"] |= {"infinite_excluded": infinite}
     if not rows:
         return LayerResult("distributions", 0.0, evidence,
                            ["no comparable non-key columns"] + extra, **kw)
+    data = dataset_drift(evidence, drift_share)
+    kw["details"] |= {"dataset_drift": data}
     score = float(evidence["score"].mean())
-    drifted = evidence.filter(pl.col("drift"))["column"].to_list()
+    drifted = evidence.filter(pl.col("drift").fill_null(False))["column"].to_list()
+    unknown = evidence.filter(pl.col("drift").is_null())["column"].to_list()
     notes = [f"drift in {len(drifted)} of {evidence.height} column(s)"
-             + (f": {', '.join(drifted)}" if drifted else "")] + extra
-    return LayerResult("distributions", score, evidence, notes, **kw)
+             + (f": {', '.join(drifted)}" if drifted else "")]
+    if unknown:
+        notes.append(f"undecidable from the sketches (error straddles the threshold): "
+                     f"{', '.join(unknown)}")
+    word = {True: "drift", False: "no drift", None: "undecidable"}[data["dataset_drift"]]
+    share = f"{data['drift_share']:.0%}" if not unknown \
+        else f"{data['drift_share']:.0%}–{data['drift_share_upper']:.0%}"
+    notes.append(f"dataset drift share {share} (drifts at {data['drift_share_threshold']:.0%}): {word}")
+    return LayerResult("distributions", score, evidence, notes + extra, **kw)
 
 
 def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
-                       pairs: list[ColumnPair]) -> LayerResult:
+                       pairs: list[ColumnPair], *, drift_tests=None,
+                       drift_share: float | None = None) -> LayerResult:
     """Per corresponding column, the reference being ``left``.
 
     Numeric: KS statistic and p-value, Wasserstein distance and the same divided by the
-    reference standard deviation, PSI on reference deciles. Categorical: Jensen–Shannon
-    distance (natural log) and chi-square test of homogeneity. A column drifts by
-    Evidently's defaults (:data:`DRIFT_RULES`): with at most 1,000 reference rows when the
-    KS / chi-square p-value is at most 0.05; above that when the normalized Wasserstein
-    distance (numeric; divided by ``max(std, 0.001)`` as Evidently does, so a constant
-    reference stays finite) or the Jensen–Shannon distance (categorical) is at least 0.1.
+    reference standard deviation, PSI on reference deciles; with at most 5 distinct values
+    also the value-count figures. Categorical: Jensen–Shannon distance (natural log), the
+    chi-square goodness of fit of the current counts to the reference proportions, and the
+    Z-test p-value for two values. A column drifts by Evidently's default tests
+    (:func:`drift_rule`, :data:`DRIFT_RULES`, matched to Evidently 0.7.23): with at most
+    1,000 reference rows, KS (p <= 0.05), chi-square (p < 0.05; numeric columns with at most
+    5 distinct values too) or the Z-test (p < 0.05, at most 2 distinct values); above that,
+    the normalized Wasserstein distance (numeric; divided by ``max(std, 0.001)`` as Evidently
+    does, so a constant reference stays finite) or the Jensen–Shannon distance (categorical,
+    and numeric with at most 5 distinct values), drifting at 0.1 or more. ``drift_tests``
+    names another test for every column or per column (see :data:`DRIFT_TESTS`). The
+    dataset drifts when at least ``drift_share`` (0.5) of the columns do
+    (``details["dataset_drift"]``); ``details["rows"]`` and ``details["null_rates"]`` hold
+    each side's row count and per-column null share.
+
+    Deliberate differences from Evidently: a column empty on one side is reported as drift
+    (Evidently raises); the PSI (by name) uses reference-decile bins, not Sturges bins of
+    the pooled data (which no profile can give), and so does Jensen–Shannon by name on a
+    numeric column with many values; values near the float limits are scaled so the
+    Wasserstein figures stay finite; Z-test p-values below 1e-16 are kept, not rounded to 0.
     Numeric metrics use the finite values only: nulls and NaNs are dropped, and so are
     infinities (they would make the Wasserstein distance and the PSI NaN); each column that
     held some is named in the notes with how many were excluded ("excluded 3 infinite
@@ -477,7 +678,8 @@ def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
         if a.len() == 0 or b.len() == 0:
             return empty_row(name, NUMERIC, a.len(), b.len())
         pair = metrics.sorted_pair(a.to_numpy(), b.to_numpy(), presorted=True)
-        return numeric_row(name, pair, float(a.std(ddof=0) or 0.0))
+        std = a.std(ddof=0)
+        return numeric_row(name, pair, float(0.0 if std is None else std), drift_tests=drift_tests)
 
     numeric_rows = {name: numeric(name) for name in sorted_columns}
     for p in compared:
@@ -496,5 +698,21 @@ def distribution_layer(left: pl.DataFrame, right: pl.DataFrame, keys: list[str],
                 .sort(name)
             n_l, n_r = int(both["n"].sum()), int(both["n_r"].sum())
             rows.append(empty_row(p.left, CATEGORICAL, n_l, n_r)
-                        or categorical_row(p.left, both["n"].to_numpy(), both["n_r"].to_numpy()))
-    return distribution_result(rows, skipped, infinite=infinite)
+                        or categorical_row(p.left, both["n"].to_numpy(), both["n_r"].to_numpy(),
+                                           drift_tests=drift_tests))
+    return distribution_result(rows, skipped, infinite=infinite, drift_share=drift_share,
+                               details={"rows": (left.height, right.height),
+                                        "null_rates": null_rates(left, right, compared)})
+
+
+def null_rates(left: pl.DataFrame, right: pl.DataFrame, pairs) -> dict:
+    """``{column: (reference null share, other null share)}`` (NaN counts as null)."""
+    def shares(frame, cols):
+        if not cols or not frame.height:
+            return [0.0] * len(cols)
+        exprs = [(pl.col(c).is_null() | (pl.col(c).is_nan() if frame.schema[c].is_float()
+                                         else pl.lit(False))).mean() for c in cols]
+        return [float(v) for v in frame.select(exprs).row(0)]
+    lv = shares(left, [p.left for p in pairs])
+    rv = shares(right, [p.right for p in pairs])
+    return {p.left: (a, b) for p, a, b in zip(pairs, lv, rv)}

@@ -96,8 +96,11 @@ class LayerResult(Displayable):
         return self.evidence
 
     def to_dict(self) -> dict:
-        return {"score": round(self.score, 6), "notes": list(self.notes),
-                "estimated": self.estimated, "error_bounds": dict(self.error_bounds)}
+        out = {"score": round(self.score, 6), "notes": list(self.notes),
+               "estimated": self.estimated, "error_bounds": dict(self.error_bounds)}
+        if "dataset_drift" in self.details:  # the distributions layer's dataset verdict
+            out["dataset_drift"] = dict(self.details["dataset_drift"])
+        return out
 
     def __repr__(self) -> str:
         return str(self)

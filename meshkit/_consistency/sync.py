@@ -4,6 +4,15 @@ The plan (inserts, updates, deletes, conflicts) is computed first with polars; n
 written when the inputs are bad or, under ``policy="stop"``, when any row conflicts. What is
 written is one MERGE: one new version of the target, atomic, so a sync never half-applies.
 A second run with the same inputs finds nothing to do and writes nothing.
+
+Repeated syncs from a product in the store read only what changed in the source since the
+last sync (Delta's change data feed, which :meth:`ProductStore.publish` enables): each sync
+records in its commit the source version it brought in, and the next one reads the feed from
+there on, collapsed to the last change per key. An incremental sync leaves the target exactly
+as a full one would; it runs when the target's latest commit is a sync from the same source
+with the same keys, policy and ``delete_missing`` (so the target has not been written since),
+and the feed covers the versions in between. Otherwise the sync reads the whole source and the
+result says why (``SyncResult.mode``, ``SyncResult.reason``).
 """
 
 from __future__ import annotations
@@ -12,18 +21,20 @@ import json
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 
 from meshkit._consistency._frames import as_frame, as_keys, check_keys
 from meshkit._display import Displayable, Heading
-from meshkit._errors import ConcurrentWriteError, ConsistencyError, SyncConflictError
+from meshkit._errors import ConcurrentWriteError, ConsistencyError, DataError, SyncConflictError
 
 __all__ = ["POLICIES", "SyncResult", "sync", "plan_sync"]
 
 #: conflict policies: who wins when a key exists on both sides with different values.
 POLICIES = ("source_wins", "target_wins", "latest", "stop")
 _ACTION = "__meshkit_action"
+_META_KEY = "meshkit.sync"
 
 
 @dataclass(repr=False)
@@ -39,6 +50,15 @@ class SyncResult(Displayable):
         Target version before and after (equal when nothing was written).
     conflicts : polars.DataFrame
         The conflicting keys and, per key, which columns differ.
+    mode : str
+        ``"incremental"`` (the source's change feed since the last sync was read) or
+        ``"full"`` (the whole source was read).
+    source_version : int or None
+        The source version brought in (recorded in the target's commit); None for a frame.
+    source_rows_read : int
+        Source rows read: the whole source, or the change feed's rows.
+    reason : str
+        Why a sync from a stored product read the whole source.
     """
 
     source: str
@@ -51,6 +71,10 @@ class SyncResult(Displayable):
     version_before: int
     version: int
     conflicts: pl.DataFrame
+    mode: str = "full"
+    source_version: int | None = None
+    source_rows_read: int = 0
+    reason: str = ""
 
     @property
     def written(self) -> bool:
@@ -61,14 +85,18 @@ class SyncResult(Displayable):
         return {"source": self.source, "target": self.target, "policy": self.policy,
                 "inserted": self.inserted, "updated": self.updated, "deleted": self.deleted,
                 "conflicting": self.conflicting, "version_before": self.version_before,
-                "version": self.version}
+                "version": self.version, "mode": self.mode,
+                "source_version": self.source_version,
+                "source_rows_read": self.source_rows_read, "reason": self.reason}
 
     def _render(self) -> list:
         what = f"v{self.version_before} -> v{self.version}" if self.written else \
             f"unchanged at v{self.version}"
         return [Heading(f"sync {self.source} -> {self.target} ({self.policy}): inserted "
                         f"{self.inserted}, updated {self.updated}, deleted {self.deleted}, "
-                        f"conflicting {self.conflicting}; {what}")]
+                        f"conflicting {self.conflicting}; {what}; {self.mode}, "
+                        f"{self.source_rows_read} source row(s) read"
+                        + (f" ({self.reason})" if self.reason else ""))]
 
     def __repr__(self) -> str:
         return str(self)
@@ -163,7 +191,8 @@ def plan_sync(source: pl.DataFrame, target: pl.DataFrame, keys: list[str], *, po
 
 
 def sync(store, source, target: str, *, keys, policy: str = "source_wins",
-         timestamp: str | None = None, delete_missing: bool = False) -> SyncResult:
+         timestamp: str | None = None, delete_missing: bool = False,
+         incremental: bool = True) -> SyncResult:
     """Bring ``target`` in line with ``source`` through one Delta MERGE.
 
     Parameters
@@ -185,11 +214,15 @@ def sync(store, source, target: str, *, keys, policy: str = "source_wins",
         The column ``"latest"`` compares.
     delete_missing : bool
         Also delete target rows whose key is not in the source.
+    incremental : bool
+        Read only the source's change feed since the last sync when that gives the same
+        result (see the module notes); ``False`` always reads the whole source.
 
     Returns
     -------
     SyncResult
-        Counts, conflicts, and the target version before and after.
+        Counts, conflicts, the target version before and after, the source version brought
+        in and how much of the source was read.
 
     Examples
     --------
@@ -199,17 +232,114 @@ def sync(store, source, target: str, *, keys, policy: str = "source_wins",
     >>> _ = store.publish("src", pl.DataFrame({"id": [1, 2, 3], "v": ["a", "b", "c"]}))
     >>> _ = store.publish("copy", pl.DataFrame({"id": [1, 2], "v": ["a", "x"]}))
     >>> r = sync(store, "src", "copy", keys="id")
-    >>> r.inserted, r.updated, r.conflicting, r.version
-    (1, 1, 1, 1)
+    >>> r.inserted, r.updated, r.conflicting, r.version, r.source_version
+    (1, 1, 1, 1, 0)
     >>> sync(store, "src", "copy", keys="id").written
     False
     """
     keys = as_keys(keys)
     src_name = source if isinstance(source, str) else "source"
-    src = as_frame(store.read(source) if isinstance(source, str) else source, where=src_name)
     before = store.latest_version(target)
     table = DeltaTable(store.table_uri(target), version=before)
-    tgt = pl.read_delta(table)
+    settings = {"source": src_name, "policy": policy, "keys": keys,
+                "delete_missing": bool(delete_missing)}
+    if not isinstance(source, str):
+        src = as_frame(source, where=src_name)
+        return _apply(store, table, target, src, keys, policy, timestamp, delete_missing,
+                      settings, None, "full", src.height, "")
+    source_version = store.latest_version(source)
+    reason = "incremental=False" if not incremental else ""
+    if incremental:
+        since, reason = _last_sync(table, before, settings)
+        if since is not None:
+            changes = _changes(store, source, since, source_version, keys)
+            if isinstance(changes, str):
+                reason = changes
+            else:
+                upserts, deleted, rows_read = changes
+                if not _row_count(store, source, source_version):  # as a full read refuses it
+                    raise DataError("the product is empty", where=src_name,
+                                    expected="at least one row", found="0 rows")
+                return _apply(store, table, target, upserts, keys, policy, timestamp,
+                              delete_missing, settings, source_version, "incremental",
+                              rows_read, "", deleted=deleted)
+    src = as_frame(store.read(source, version=source_version), where=src_name)
+    return _apply(store, table, target, src, keys, policy, timestamp, delete_missing, settings,
+                  source_version, "full", src.height, reason)
+
+
+def _row_count(store, name: str, version: int) -> int:
+    """Rows of a product version, from the Delta log's file statistics (no data read)."""
+    # polars reads the Arrow table directly (pa.table() here would import pandas)
+    actions = pl.DataFrame(DeltaTable(store.table_uri(name), version=version)
+                           .get_add_actions(flatten=True))
+    return int(actions["num_records"].sum()) if actions.height else 0
+
+
+def _last_sync(table: DeltaTable, version: int, settings: dict) -> tuple[int | None, str]:
+    """The source version the target's latest commit brought in, if it was a like sync."""
+    entry = table.history(1)[0] if version is not None else {}
+    meta = entry.get(_META_KEY)
+    if meta is None:
+        return None, "the target's latest commit is not a sync"
+    meta = json.loads(meta) if isinstance(meta, str) else meta
+    if meta.get("source_version") is None:
+        return None, "the target's latest sync recorded no source version"
+    if any(meta.get(k) != v for k, v in settings.items()):
+        return None, "the target's latest sync had another source, keys, policy or delete_missing"
+    return int(meta["source_version"]), ""
+
+
+def _changes(store, source: str, since: int, version: int, keys: list[str]):
+    """The source's changes after version ``since`` up to ``version``, one row per key.
+
+    Returns ``(upserts, deleted_keys, rows_read)``, or the reason the feed cannot be used.
+    Within a version an insert or update post-image is the key's state (an overwrite deletes
+    and re-inserts every row in one version); across versions the latest one wins.
+    """
+    empty = pl.scan_delta(DeltaTable(store.table_uri(source), version=version)).head(0) \
+        .collect() if version <= since else None
+    if version < since:
+        return "the source is older than the version the last sync brought in"
+    if empty is not None:  # nothing changed since: nothing to read
+        return empty, empty.select(keys), 0
+    schema = pl.scan_delta(DeltaTable(store.table_uri(source), version=version)).collect_schema()
+    columns = list(schema.names())
+    try:
+        reader = DeltaTable(store.table_uri(source)).load_cdf(starting_version=since + 1,
+                                                               ending_version=version)
+        # through pyarrow's stream reader: pa.table() on the reader would import pandas
+        feed = pl.from_arrow(pa.RecordBatchReader.from_stream(reader).read_all())
+    except Exception as exc:  # noqa: BLE001 - delta-rs raises several types for a missing feed
+        return f"the source's change feed cannot be read from version {since + 1} " \
+               f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+    if isinstance(feed, pl.Series):
+        feed = feed.to_frame()
+    rows_read = feed.height
+    feed = feed.filter(pl.col("_change_type") != "update_preimage")
+    if list(feed.drop("_change_type", "_commit_version", "_commit_timestamp").columns) != columns:
+        return "the source's columns changed since the last sync"
+    rank = pl.when(pl.col("_change_type") == "delete").then(0).otherwise(1)
+    last = feed.with_columns(rank.alias("__rank")) \
+        .sort(["_commit_version", "__rank"]) \
+        .group_by(keys, maintain_order=True).last()
+    upserts = last.filter(pl.col("_change_type") != "delete").select(columns).cast(dict(schema))
+    deleted = last.filter(pl.col("_change_type") == "delete").select(keys)
+    return upserts, deleted, rows_read
+
+
+def _apply(store, table: DeltaTable, target: str, src: pl.DataFrame, keys, policy, timestamp,
+           delete_missing, settings, source_version, mode, rows_read, reason, *,
+           deleted: pl.DataFrame | None = None) -> SyncResult:
+    """Plan and write one sync (full: ``src`` is the whole source; incremental: its changes)."""
+    src_name = settings["source"]
+    before = table.version()
+    if deleted is None:
+        tgt = pl.read_delta(table)
+    else:  # only the target rows of the changed keys take part
+        touched = pl.concat([src.select(keys), deleted.cast(src.select(keys).schema)])
+        tgt = pl.scan_delta(table).join(touched.lazy(), on=keys, how="semi").collect() \
+            if touched.height else pl.read_delta(table).head(0)
     plan, conflicts = plan_sync(src, tgt, keys, policy=policy, timestamp=timestamp,
                                 names=(src_name, target))
     if policy == "stop" and conflicts.height:
@@ -222,23 +352,35 @@ def sync(store, source, target: str, *, keys, policy: str = "source_wins",
     counts = plan.group_by(_ACTION).len()
     count = dict(zip(counts[_ACTION].to_list(), counts["len"].to_list()))
     inserted, updated = int(count.get("insert", 0)), int(count.get("update", 0))
-    deleted = tgt.join(plan.select(keys), on=keys, how="anti").height if delete_missing else 0
-    result = SyncResult(src_name, target, policy, inserted, updated, deleted, conflicts.height,
-                        before, before, conflicts)
-    if inserted + updated + deleted == 0:
+    gone = None
+    if delete_missing and deleted is None:
+        deleted_n = tgt.join(plan.select(keys), on=keys, how="anti").height
+    elif delete_missing:
+        gone = tgt.join(deleted.cast(tgt.select(keys).schema), on=keys, how="semi")
+        deleted_n = gone.height
+    else:
+        deleted_n = 0
+    result = SyncResult(src_name, target, policy, inserted, updated, deleted_n,
+                        conflicts.height, before, before, conflicts, mode, source_version,
+                        rows_read, reason)
+    if inserted + updated + deleted_n == 0:
         return result
-    if not delete_missing:  # unchanged source rows are not needed by the MERGE
+    if not delete_missing or deleted is not None:  # unchanged rows are not needed by the MERGE
         plan = plan.filter(pl.col(_ACTION).is_not_null())
+    if gone is not None and gone.height:
+        plan = pl.concat([plan, gone.with_columns(pl.lit("delete").alias(_ACTION))])
     predicate = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
     columns = {_quote(c): f"s.{_quote(c)}" for c in tgt.columns}
-    meta = {"meshkit.sync": json.dumps({"source": src_name, "policy": policy, "keys": keys})}
+    meta = {_META_KEY: json.dumps(settings | {"source_version": source_version, "mode": mode})}
     merger = table.merge(
         source=plan.to_arrow(), predicate=predicate, source_alias="s", target_alias="t",
         commit_properties=CommitProperties(custom_metadata=meta, max_commit_retries=0),
     ).when_matched_update(updates=columns, predicate=f"s.{_ACTION} = 'update'") \
      .when_not_matched_insert(updates=columns, predicate=f"s.{_ACTION} = 'insert'")
-    if delete_missing:
+    if delete_missing and deleted is None:
         merger = merger.when_not_matched_by_source_delete()
+    elif gone is not None and gone.height:
+        merger = merger.when_matched_delete(predicate=f"s.{_ACTION} = 'delete'")
     try:
         merger.execute()
     except CommitFailedError as exc:
