@@ -79,8 +79,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "meshkit._consistency": (
         "similarity", "consistency", "SimilarityReport", "ConsistencyReport", "LayerResult",
         "DEFAULT_LAYER_WEIGHTS", "DRIFT_RULES", "similarity_matrix", "Profile", "profile",
-        "profile_parquet", "similarity_from_profiles", "SharingPolicy", "sync", "SyncResult",
-        "POLICIES", "diff_versions", "VersionDiff",
+        "profile_parquet", "similarity_from_profiles", "SharingPolicy", "sync",
+        "SyncResult", "POLICIES", "diff_versions", "VersionDiff",
     ),
     # security(D) = encryption(D) ∩ authentication(U) ∩ authorization(U, D)
     "meshkit._security": (
