@@ -1,0 +1,131 @@
+"""The federation on Flower's Deployment Engine: a real SuperLink and one real SuperNode per
+domain on loopback, against the local engine on the same job."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import psutil
+import pytest
+
+from meshkit import DPFedAvg, FederationError, FedAvg, FedMedian, LogisticRegression, from_arrays, run_federated
+
+pytest.importorskip("flwr")
+
+
+def _toy(n_domains=2, seed=0, rows=60):
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(n_domains):
+        X = rng.normal(k * 0.3, 1.0, size=(rows, 3))
+        parts.append((X, (X[:, 0] - X[:, 1] > k * 0.3).astype(int)))
+    return from_arrays(parts, names=[f"d{k}" for k in range(n_domains)], seed=seed)
+
+
+def _gone(fed) -> None:
+    """Every process the federation started has ended, and none carrying its marker is left."""
+    for key, proc in fed.processes.items():
+        assert proc.poll() is not None, key
+        assert not psutil.pid_exists(proc.pid) or psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE, key
+    assert fed._strays() == []
+
+
+def test_engine_without_flower_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "flwr", None)  # flwr not importable, as when the extra is missing
+    with pytest.raises(FederationError, match=r"pip install 'meshkit\[flower\]'"):
+        run_federated(LogisticRegression(), _toy(), rounds=1, progress=False, engine="flower")
+
+
+def test_unknown_engine_and_local_only_options_are_refused():
+    with pytest.raises(FederationError, match="unknown engine"):
+        run_federated(LogisticRegression(), _toy(), rounds=1, progress=False, engine="spark")
+    with pytest.raises(FederationError, match="secure aggregation is not available"):
+        run_federated(LogisticRegression(), _toy(), rounds=1, progress=False, engine="flower", secure=True)
+
+
+def test_model_travels_as_json_and_only_meshkit_classes_are_built():
+    from meshkit._federation.flower.wire import model_from_spec, model_spec
+
+    model = LogisticRegression(lr=0.3, seed=4)
+    assert model_from_spec(model_spec(model)).get_params() == model.get_params()
+    with pytest.raises(FederationError, match="outside meshkit"):
+        model_from_spec('{"__params__": "os:system", "params": {}}')
+
+
+@pytest.fixture(scope="module")
+def federation():
+    """One loopback federation (2 domains) shared by the jobs below; stopped at the end."""
+    from meshkit._federation.flower import domain_data
+    from meshkit._federation.flower.deployment import LocalFederation
+
+    data = _toy()
+    fed = LocalFederation({})
+    try:
+        for name, d in data.items():
+            fed.node_configs[name] = {"domain": name,
+                                      "data": str(domain_data.save(d, fed.home / f"{name}.npz"))}
+        fed.start()
+        yield fed, data
+    finally:
+        fed.stop()
+    _gone(fed)
+
+
+def _both(federation, strategy_of, **kw):
+    fed, data = federation
+    model = LogisticRegression(lr=0.5)
+    local = run_federated(model, data, strategy_of(), rounds=2, seed=3, progress=False, **kw)
+    flower = run_federated(model, data, strategy_of(), rounds=2, seed=3, progress=False, engine="flower",
+                           flower={"federation": fed}, **kw)
+    return local, flower
+
+
+def _same(local, flower):
+    assert len(flower.parameters) == len(local.parameters)
+    for a, b in zip(local.parameters, flower.parameters):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
+    assert [r["answered"] for r in flower.rounds] == [r["answered"] for r in local.rounds]
+    for r_local, r_flower in zip(local.rounds, flower.rounds):
+        for k, v in r_local["metrics"].items():
+            assert r_flower["metrics"][k] == pytest.approx(v, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_fedavg_on_flower_equals_the_local_engine(federation):
+    local, flower = _both(federation, FedAvg)
+    _same(local, flower)
+    assert not np.allclose(flower.parameters[0], 0)  # it trained
+
+
+def _ours(token):
+    """Processes of this user that inherited ``token`` (every process a job below started)."""
+    found = []
+    for proc in psutil.process_iter(["uids"]):
+        try:
+            if proc.info["uids"] and proc.info["uids"].real == psutil.Process().uids().real \
+                    and proc.environ().get("MESHKIT_TEST_TOKEN") == token:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_read_from_its_status_and_leaves_no_process(monkeypatch):
+    """The job fails inside the ServerApp (Krum with f=1 needs 5 domains): the run's status says
+    failed, meshkit raises the ServerApp's error with the run's log, and every process it
+    started (SuperLink, SuperNodes, ServerApp, ClientApps) has ended."""
+    import uuid
+
+    from meshkit import Krum
+
+    token = uuid.uuid4().hex
+    monkeypatch.setenv("MESHKIT_TEST_TOKEN", token)
+    with pytest.raises(FederationError) as caught:
+        run_federated(LogisticRegression(), _toy(), Krum(f=1), rounds=1, progress=False, engine="flower",
+                      flower={"round_timeout": 60})
+    assert "2f + 3" in str(caught.value) or "2f+3" in str(caught.value)
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert "finished:failed" in notes and "log" in notes
+    assert _ours(token) == []
