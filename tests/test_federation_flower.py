@@ -72,11 +72,11 @@ def federation():
     _gone(fed)
 
 
-def _both(federation, strategy_of, **kw):
+def _both(federation, strategy_of, rounds=2, **kw):
     fed, data = federation
     model = LogisticRegression(lr=0.5)
-    local = run_federated(model, data, strategy_of(), rounds=2, seed=3, progress=False, **kw)
-    flower = run_federated(model, data, strategy_of(), rounds=2, seed=3, progress=False, engine="flower",
+    local = run_federated(model, data, strategy_of(), rounds=rounds, seed=3, progress=False, **kw)
+    flower = run_federated(model, data, strategy_of(), rounds=rounds, seed=3, progress=False, engine="flower",
                            flower={"federation": fed}, **kw)
     return local, flower
 
@@ -96,6 +96,91 @@ def test_fedavg_on_flower_equals_the_local_engine(federation):
     local, flower = _both(federation, FedAvg)
     _same(local, flower)
     assert not np.allclose(flower.parameters[0], 0)  # it trained
+
+
+@pytest.mark.slow
+def test_a_robust_rule_on_flower_equals_the_local_engine(federation):
+    _same(*_both(federation, FedMedian, rounds=1))
+
+
+@pytest.mark.slow
+def test_the_dp_wrapper_with_seeded_test_noise_on_flower_equals_the_local_engine(federation):
+    local, flower = _both(federation, lambda: DPFedAvg(noise_multiplier=0.5, clip_norm=0.5, num_sampled=2,
+                                                       seed=11), rounds=1)
+    _same(local, flower)
+    assert not np.allclose(local.parameters[0], run_federated(  # the noise is there
+        LogisticRegression(lr=0.5), federation[1], FedAvg(), rounds=1, seed=3, progress=False).parameters[0])
+
+
+class KilledAfterFirstRound:
+    """On the local engine: a domain whose machine is gone from round 2 on."""
+
+    def __init__(self, client):
+        self.client, self.data, self.calls = client, client.data, 0
+
+    def fit(self, parameters, config):
+        self.calls += 1
+        if self.calls > 1:
+            raise ConnectionError("node down")
+        return self.client.fit(parameters, config)
+
+    def evaluate(self, parameters):
+        if self.calls > 1:
+            raise ConnectionError("node down")
+        return self.client.evaluate(parameters)
+
+
+@pytest.mark.slow
+def test_a_node_killed_mid_run_is_a_failing_domain_and_below_min_available_the_job_stops():
+    """d2's SuperNode is killed (SIGKILL, with its ClientApps) once round 1 is done. Round 2
+    then has 2 answers for min_available=3: the job stops naming round 2, d2 and the reason,
+    as the local engine does when d2 fails from round 2 on."""
+    import threading
+    import time
+
+    from meshkit import DomainClient, NotEnoughDomainsError
+    from meshkit._federation.flower import domain_data
+    from meshkit._federation.flower.deployment import LocalFederation
+
+    data = _toy(3)
+    model = LogisticRegression(lr=0.5)
+    clients = {name: DomainClient(d, LogisticRegression(lr=0.5, seed=int(np.random.default_rng([3, i]).integers(2**31))))
+               for i, (name, d) in enumerate(data.items())}
+    clients["d2"] = KilledAfterFirstRound(clients["d2"])
+    with pytest.raises(NotEnoughDomainsError) as local:
+        run_federated(model, data, FedAvg(), rounds=2, seed=3, min_available=3, progress=False, clients=clients)
+
+    fed = LocalFederation({})
+    killed = threading.Event()
+    try:
+        for name, d in data.items():
+            fed.node_configs[name] = {"domain": name, "data": str(domain_data.save(d, fed.home / f"{name}.npz"))}
+        fed.start()
+
+        def kill_after_round_one():
+            progress = fed.home / "result.progress.json"
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and not killed.is_set():
+                if progress.exists():
+                    fed.kill_node("d2")
+                    killed.set()
+                    return
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=kill_after_round_one, daemon=True)
+        watcher.start()
+        with pytest.raises(NotEnoughDomainsError) as flower:
+            run_federated(model, data, FedAvg(), rounds=2, seed=3, min_available=3, progress=False,
+                          engine="flower", flower={"federation": fed, "round_timeout": 15})
+        watcher.join(5)
+    finally:
+        killed.set()
+        fed.stop()
+    _gone(fed)
+    for caught in (local, flower):
+        text = str(caught.value)
+        assert "round 2" in text and "2 answered" in text and "failed: d2" in text
+    assert "no reply" in str(flower.value) or "error" in str(flower.value)
 
 
 def _ours(token):

@@ -390,9 +390,10 @@ class LocalFleet:
 
 def run_rounds(fleet, current, strategy: Strategy, *, rounds: int, per_round: int, local_epochs: int,
                min_available: int, seed: int, progress: bool = False, attack=None, attacked=(),
-               audit=None) -> History:
+               audit=None, on_round=None) -> History:
     """The round loop over a fleet (:class:`LocalFleet`, or the Flower engine's), from the
-    initial global parameters ``current``; arguments as :func:`run_federated`'s, checked there."""
+    initial global parameters ``current``; arguments as :func:`run_federated`'s, checked there.
+    ``on_round``, if given, is called with each finished round's row of the history."""
     from tqdm.auto import tqdm
 
     names, n = list(fleet.names), len(fleet.names)
@@ -457,6 +458,8 @@ def run_rounds(fleet, current, strategy: Strategy, *, rounds: int, per_round: in
                                "per_domain": {k: m for k, (_, m) in evals.items()},
                                "audit_index": audit_index})
         bar.set_postfix({k: round(v, 4) for k, v in list(metrics.items())[:2]})
+        if on_round is not None:
+            on_round(history.rounds[-1])
     history.parameters = current
     if audit is not None:
         history.checkpoint = provenance.checkpoint_of(audit)

@@ -14,6 +14,7 @@ This module imports ``flwr``; only the Flower processes load it.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import time
@@ -152,9 +153,17 @@ def _server_main(grid: Grid, context: Context) -> None:
         server = clone(prototype).set_params(seed=int(np.random.default_rng([seed, n]).integers(2**31)))
         server.init_parameters(int(described[domains[0]]["n-features"]), server.get_params().get("n_classes") or 1)
         fleet = FlowerFleet(grid, nodes, model_spec(prototype), seeds, job["round_timeout"])
+        progress = result_file.with_suffix(".progress.json")
+
+        def report(row):  # the caller follows the rounds in this file
+            tmp = progress.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"round": row["round"], "answered": row["answered"],
+                                       "failed": row["failed"]}))
+            os.replace(tmp, progress)
+
         history = run_rounds(fleet, server.get_parameters(), job["strategy"], rounds=job["rounds"],
                              per_round=job["per_round"], local_epochs=job["local_epochs"],
-                             min_available=job["min_available"], seed=seed)
+                             min_available=job["min_available"], seed=seed, on_round=report)
         outcome = {"history": history, "strategy": job["strategy"]}
     except Exception as exc:
         outcome = {"error": exc, "traceback": traceback.format_exc()}
