@@ -214,3 +214,64 @@ def test_a_failed_run_is_read_from_its_status_and_leaves_no_process(monkeypatch)
     notes = "\n".join(getattr(caught.value, "__notes__", []))
     assert "finished:failed" in notes and "log" in notes
     assert _ours(token) == []
+
+
+def _loopback_certificates(folder):
+    """A CA and a server certificate for 127.0.0.1 made here (cryptography x509), as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meshkit test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder()
+              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+              .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                          x509.DNSName("localhost")]), critical=False)
+              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+              .sign(ca_key, hashes.SHA256()))
+    paths = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return paths
+
+
+@pytest.mark.slow
+def test_the_tls_path_on_loopback_gives_the_local_engine_result(tmp_path):
+    """SuperLink served over TLS with a certificate made here; the nodes and the CLI verify it
+    against the CA; the job's result equals the local engine's."""
+    from meshkit._federation.flower import domain_data
+    from meshkit._federation.flower.deployment import LocalFederation
+
+    data = _toy()
+    fed = LocalFederation({}, tls=_loopback_certificates(tmp_path))
+    try:
+        for name, d in data.items():
+            fed.node_configs[name] = {"domain": name, "data": str(domain_data.save(d, fed.home / f"{name}.npz"))}
+        fed.start()
+        assert "--insecure" not in fed.processes["superlink"].args
+        assert "root-certificates" in (fed.home / "flwr" / "config.toml").read_text()
+        model = LogisticRegression(lr=0.5)
+        flower = run_federated(model, data, FedAvg(), rounds=1, seed=5, progress=False, engine="flower",
+                               flower={"federation": fed})
+    finally:
+        fed.stop()
+    _gone(fed)
+    _same(run_federated(model, data, FedAvg(), rounds=1, seed=5, progress=False), flower)

@@ -303,6 +303,9 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
         if not datasets:
             raise FederationError("no domains to train", where="datasets", expected="at least one domain",
                                   found="0")
+    if engine == "flower":  # the data stays with the domains' nodes; only the names are needed here
+        clients, prototype = {name: None for name in datasets}, model
+    elif clients is None:
         prototype = _mesh_model(model, datasets.values())
         clients = {}
         for i, (name, data) in enumerate(datasets.items()):

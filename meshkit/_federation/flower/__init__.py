@@ -60,6 +60,12 @@ def run_on_flower(model, datasets, strategy, *, domains, rounds, per_round, loca
     fed = LocalFederation({}) if own else federation
     try:
         if own:
+            missing = [name for name in domains if not hasattr(datasets[name], "X_train")]
+            if missing:
+                raise FederationError("no data for a domain's local SuperNode", where="datasets",
+                                      expected="DomainData for every domain (or flower={'federation': ...} "
+                                               "with nodes already serving them)",
+                                      found=f"none for {', '.join(missing)}")
             for name in domains:
                 path = domain_data.save(datasets[name], fed.home / f"domain-{len(fed.node_configs)}.npz")
                 fed.node_configs[name] = {"domain": name, "data": str(path)}
