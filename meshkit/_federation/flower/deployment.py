@@ -138,7 +138,7 @@ class LocalFederation:
         self.node_configs = {name: dict(cfg) for name, cfg in node_configs.items()}
         self.startup_timeout, self.tls = startup_timeout, tls
         self._own_home = home is None
-        self.home = Path(tempfile.mkdtemp(prefix="meshkit-flower-")) if home is None else Path(home)
+        self.home = Path(tempfile.mkdtemp(prefix="meshkit-flower-")) if home is None else Path(home).resolve()
         self.processes: dict[str, subprocess.Popen] = {}
         self._logs: list = []
 
@@ -279,18 +279,27 @@ class LocalFederation:
         return subprocess.run([flower_tool("flwr"), *args], capture_output=True, text=True, env=self._env(),
                               cwd=self.home, timeout=timeout, stdin=subprocess.DEVNULL)
 
-    def app_dir(self) -> Path:
-        """The Flower App meshkit submits (its components are meshkit's ServerApp and ClientApp)."""
-        app = self.home / "app"
+    def app_dir(self, components: dict | None = None, config_keys=()) -> Path:
+        """The Flower App to submit: meshkit's ServerApp and ClientApp, or other ``components``
+        (``{"serverapp": "module:attr", "clientapp": "module:attr"}``, e.g. a bare Flower app
+        to compare with) taking the run config keys ``config_keys``."""
+        app = self.home / ("app" if components is None else "other-app")
         app.mkdir(exist_ok=True)
-        (app / "pyproject.toml").write_text(_APP_TOML)
+        text = _APP_TOML
+        if components is not None:
+            text = text.split("[tool.flwr.app.components]")[0] + "[tool.flwr.app.components]\n" + "".join(
+                f'{k} = "{v}"\n' for k, v in components.items()) + "\n[tool.flwr.app.config]\n" + "".join(
+                f'{k} = ""\n' for k in config_keys)
+        (app / "pyproject.toml").write_text(text)
         return app
 
-    def submit(self, run_config: dict) -> int:
-        """``flwr run`` the meshkit app with ``run_config``; returns the run id."""
+    def submit(self, run_config: dict, components: dict | None = None) -> int:
+        """``flwr run`` the meshkit app (or the app of ``components``) with ``run_config``
+        (string values); returns the run id."""
         overrides = self.home / "run_config.toml"
         overrides.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in run_config.items()))
-        done = self.flwr("run", str(self.app_dir()), _CONNECTION, "--run-config", str(overrides), "--format", "json")
+        app = self.app_dir(components, list(run_config)) if components is not None else self.app_dir()
+        done = self.flwr("run", str(app), _CONNECTION, "--run-config", str(overrides), "--format", "json")
         try:
             return int(json.loads(done.stdout)["run-id"])
         except (ValueError, KeyError, TypeError):
