@@ -282,10 +282,6 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
         from meshkit._federation.flower import require_flower
 
         require_flower()
-        if secure is not False:
-            raise FederationError("secure aggregation is not available on the Flower engine",
-                                  where="engine='flower', secure", expected="secure=False",
-                                  found=repr(secure))
         if clients is not None or attack is not None or audit is not None:
             raise FederationError("option not available on the Flower engine", where="engine='flower'",
                                   expected="no clients, attack or audit (they need every domain in this process)",
@@ -417,7 +413,11 @@ def run_rounds(fleet, current, strategy: Strategy, *, rounds: int, per_round: in
                 if isinstance(answer, BaseException):
                     raise answer
                 params, n_ex = answer
-                _check_answer(name, params, n_ex, current)
+                if params is None and getattr(fleet, "holds_parameters", False):
+                    # the domain keeps its parameters for secure aggregation; only its count is here
+                    _check_answer(name, current, n_ex, current)
+                else:
+                    _check_answer(name, params, n_ex, current)
             except Exception as exc:  # a domain failing is recorded and left out
                 failed[name] = f"{type(exc).__name__}: {exc}"
                 continue
