@@ -210,7 +210,7 @@ def test_a_node_killed_mid_run_is_a_failing_domain_and_below_min_available_the_j
         watcher.start()
         with pytest.raises(NotEnoughDomainsError) as flower:
             run_federated(model, data, FedAvg(), rounds=2, seed=3, min_available=3, progress=False,
-                          engine="flower", flower={"federation": fed, "round_timeout": 15})
+                          engine="flower", flower={"federation": fed, "round_timeout": 45})
         watcher.join(5)
     finally:
         killed.set()
