@@ -73,7 +73,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow",
         "Collude", "ATTACKS", "robustness_table", "load_model", "verify_model",
         "parameters_digest", "SecureAggregation", "secure_sum", "SecAggResult",
-        "SecAggServer", "SecAggDomain",
+        "SecAggServer", "SecAggDomain", "LocalFederation",
     ),
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
     "meshkit._consistency": (

@@ -25,7 +25,9 @@ Small modules with one job each:
 * :mod:`~meshkit._federation.provenance` -- each round's audit record, saved models verifiable
   against the log;
 * :mod:`~meshkit._federation.secagg` -- secure aggregation (Bonawitz et al. 2017 on the SecAgg+
-  graph): :class:`SecureAggregation`, ``aggregate(..., secure=True)``, ``run_federated(secure=True)``.
+  graph): :class:`SecureAggregation`, ``aggregate(..., secure=True)``, ``run_federated(secure=True)``;
+* :mod:`~meshkit._federation.flower` -- the round loop on Flower's Deployment Engine
+  (``run_federated(..., engine="flower")``, :class:`LocalFederation`), optional extra ``flower``.
 """
 
 from meshkit._federation._base import Params, clone
@@ -33,6 +35,7 @@ from meshkit._federation.aggregation import aggregate
 from meshkit._federation.byzantine import (ATTACKS, Attack, Collude, GaussianNoise, LabelFlip, Overflow, Scaling,
                                           SignFlip, robustness_table)
 from meshkit._federation.baselines import LocalResult, train_centralized, train_local
+from meshkit._federation.flower.deployment import LocalFederation
 from meshkit._federation.data import DomainData, federated_standardize, from_arrays, pool
 from meshkit._federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse, roc_auc
 from meshkit._federation.models import (MODELS, LinearRegression, LogisticRegression, MLPClassifier, Model,
@@ -69,4 +72,5 @@ __all__ = [
     "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow", "Collude", "ATTACKS",
     "robustness_table", "load_model", "verify_model", "parameters_digest",
     "SecureAggregation", "secure_sum", "SecAggResult", "SecAggServer", "SecAggDomain",
+    "LocalFederation",
 ]

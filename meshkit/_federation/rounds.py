@@ -204,7 +204,7 @@ def _check_answer(name, params, n_examples, current) -> None:
 def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, rounds: int = 10,
                   fraction: float = 1.0, local_epochs: int = 1, min_available: int = 1,
                   seed: int = 0, progress: bool = True, clients=None, attack=None, attacked=(),
-                  audit=None, secure=False) -> History:
+                  audit=None, secure=False, engine: str = "local", flower=None) -> History:
     """Run federated training and return its :class:`History`.
 
     Parameters
@@ -245,6 +245,15 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
         instance to choose its parameters): the server sees only the sum of the answers.
         ``strategy`` must then be FedAvg-like, a server optimizer or a fixed-clipping DP
         wrapper (the noise is then added centrally, after unmasking).
+    engine : {"local", "flower"}, default "local"
+        ``"local"`` runs every domain in this process; ``"flower"`` runs the same loop in a
+        Flower ServerApp on the Message API, each domain a SuperNode of a federation started on
+        loopback for the job and stopped after it (:mod:`~meshkit._federation.flower`; needs
+        ``pip install 'meshkit[flower]'``). Same seed, same domains every round: the same
+        parameters as the local engine. ``clients``, ``attack`` and ``audit`` are local only.
+    flower : dict, optional
+        Options of :func:`~meshkit._federation.flower.run_on_flower` (``round_timeout``,
+        ``connect_timeout``, ``federation``...).
 
     Returns
     -------
@@ -266,14 +275,26 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
     >>> len(h.rounds), h.final["accuracy"] > 0.7
     (3, True)
     """
-    from tqdm.auto import tqdm
-
     strategy = FedAvg() if strategy is None else strategy
+    if engine not in ("local", "flower"):
+        raise FederationError("unknown engine", where="engine", expected="'local' or 'flower'", found=repr(engine))
+    if engine == "flower":
+        from meshkit._federation.flower import require_flower
+
+        require_flower()
+        if clients is not None or attack is not None or audit is not None:
+            raise FederationError("option not available on the Flower engine", where="engine='flower'",
+                                  expected="no clients, attack or audit (they need every domain in this process)",
+                                  found=", ".join(k for k, v in (("clients", clients), ("attack", attack),
+                                                                 ("audit", audit)) if v is not None))
     strategy = with_secure(strategy, secure)
     if clients is None:
         if not datasets:
             raise FederationError("no domains to train", where="datasets", expected="at least one domain",
                                   found="0")
+    if engine == "flower":  # the data stays with the domains' nodes; only the names are needed here
+        clients, prototype = {name: None for name in datasets}, model
+    elif clients is None:
         prototype = _mesh_model(model, datasets.values())
         clients = {}
         for i, (name, data) in enumerate(datasets.items()):
@@ -305,26 +326,91 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
             poisoned = copy.copy(clients[name])
             poisoned.data = attack.poison(poisoned.data, n_classes=n_classes)
             clients[name] = poisoned
+    if engine == "flower":
+        from meshkit._federation.flower import run_on_flower
+
+        return run_on_flower(model, datasets, strategy, domains=list(clients), rounds=rounds,
+                             per_round=max(min_available, math.ceil(fraction * n)), local_epochs=local_epochs,
+                             min_available=min_available, seed=seed, **dict(flower or {}))
     names = list(clients)
     server = clone(prototype).set_params(seed=int(np.random.default_rng([seed, n]).integers(2**31)))
     first = next(iter(clients.values())).data
     n_features = first.X_train.shape[1] if np.ndim(first.X_train) == 2 else 1
     server.init_parameters(n_features, server.get_params().get("n_classes") or 1)
-    current = server.get_parameters()
+    return run_rounds(LocalFleet(clients), server.get_parameters(), strategy, rounds=rounds,
+                      per_round=max(min_available, math.ceil(fraction * n)), local_epochs=local_epochs,
+                      min_available=min_available, seed=seed, progress=progress, attack=attack,
+                      attacked=attacked, audit=audit)
+
+
+class LocalFleet:
+    """The domains of one process: each :class:`DomainClient` called in turn.
+
+    A fleet is what the round loop talks to: ``names`` (in the mesh's order), ``fit`` and
+    ``evaluate`` over several domains at once, each answer either a result or the exception
+    the domain raised. The Flower engine's fleet sends the same requests as messages.
+    """
+
+    def __init__(self, clients: dict) -> None:
+        self.clients = clients
+        self.names = list(clients)
+
+    def fit(self, names, parameters, config) -> dict:
+        """``{name: (parameters, n) or exception}`` for each of ``names``."""
+        out = {}
+        for name in names:
+            try:
+                out[name] = self.clients[name].fit([p.copy() for p in parameters], config)
+            except Exception as exc:  # the round loop records it
+                out[name] = exc
+        return out
+
+    def evaluate(self, parameters) -> dict:
+        """``{name: (n, metrics) or exception}`` for every domain."""
+        out = {}
+        for name, client in self.clients.items():
+            try:
+                out[name] = client.evaluate([p.copy() for p in parameters])
+            except Exception as exc:  # the round loop records it
+                out[name] = exc
+        return out
+
+    def provenance(self, name: str) -> dict:
+        """What ``name`` trained on, for the audit record."""
+        return dict(getattr(self.clients[name].data, "provenance", {}) or {})
+
+
+def run_rounds(fleet, current, strategy: Strategy, *, rounds: int, per_round: int, local_epochs: int,
+               min_available: int, seed: int, progress: bool = False, attack=None, attacked=(),
+               audit=None, on_round=None) -> History:
+    """The round loop over a fleet (:class:`LocalFleet`, or the Flower engine's), from the
+    initial global parameters ``current``; arguments as :func:`run_federated`'s, checked there.
+    ``on_round``, if given, is called with each finished round's row of the history."""
+    from tqdm.auto import tqdm
+
+    names, n = list(fleet.names), len(fleet.names)
+    attacked = list(attacked or ())
     strategy.reset()
     history = History(strategy=repr(strategy))
-    per_round = max(min_available, math.ceil(fraction * n))
     bar = tqdm(range(1, rounds + 1), desc=f"{type(strategy).__name__}", disable=not progress, leave=False)
     for rnd in bar:
         rng = np.random.default_rng([seed, rnd, 7])
         selected = sorted(rng.choice(n, size=per_round, replace=False).tolist())
         config = {"epochs": local_epochs, **strategy.configure_fit(rnd)}
         results, answered, failed = [], [], {}
+        answers = fleet.fit([names[i] for i in selected], current, config)
         for i in selected:
             name = names[i]
             try:
-                params, n_ex = clients[name].fit([p.copy() for p in current], config)
-                _check_answer(name, params, n_ex, current)
+                answer = answers[name]
+                if isinstance(answer, BaseException):
+                    raise answer
+                params, n_ex = answer
+                if params is None and getattr(fleet, "holds_parameters", False):
+                    # the domain keeps its parameters for secure aggregation; only its count is here
+                    _check_answer(name, current, n_ex, current)
+                else:
+                    _check_answer(name, params, n_ex, current)
             except Exception as exc:  # a domain failing is recorded and left out
                 failed[name] = f"{type(exc).__name__}: {exc}"
                 continue
@@ -340,14 +426,15 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
             raise NotEnoughDomainsError(
                 f"round {rnd}: too few domains answered", where=f"round {rnd}",
                 expected=f"at least min_available={min_available}",
-                found=f"{len(results)} answered; failed: {', '.join(failed) or 'none'}")
+                found=f"{len(results)} answered; failed: {', '.join(failed) or 'none'}"
+                      + (f" ({'; '.join(f'{k}: {v}' for k, v in failed.items())})" if failed else ""))
         current = strategy.aggregate_fit(rnd, current, results, names=answered)
         evals, eval_failed = {}, {}
-        for name, client in clients.items():
-            try:
-                evals[name] = client.evaluate([p.copy() for p in current])
-            except Exception as exc:  # recorded and left out of the weighted metrics
-                eval_failed[name] = f"{type(exc).__name__}: {exc}"
+        for name, answer in fleet.evaluate(current).items():
+            if isinstance(answer, BaseException):  # recorded and left out of the weighted metrics
+                eval_failed[name] = f"{type(answer).__name__}: {answer}"
+            else:
+                evals[name] = answer
         if not evals:
             raise NotEnoughDomainsError(f"round {rnd}: no domain could evaluate the model", where=f"round {rnd}",
                                         expected="at least one evaluation",
@@ -359,8 +446,7 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
                 server_round=rnd, strategy=strategy, selected=[names[i] for i in selected], answered=answered,
                 failed=failed, eval_failed=eval_failed, parameters=current, attack=attack,
                 attacked=[a for a in attacked if a in answered],
-                domains={names[i]: dict(getattr(clients[names[i]].data, "provenance", {}) or {})
-                         for i in selected})
+                domains={names[i]: fleet.provenance(names[i]) for i in selected})
             audit_index = audit.append(record)
         history.rounds.append({"round": rnd, "selected": [names[i] for i in selected],
                                "answered": answered, "failed": failed, "eval_failed": eval_failed,
@@ -368,6 +454,8 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
                                "per_domain": {k: m for k, (_, m) in evals.items()},
                                "audit_index": audit_index})
         bar.set_postfix({k: round(v, 4) for k, v in list(metrics.items())[:2]})
+        if on_round is not None:
+            on_round(history.rounds[-1])
     history.parameters = current
     if audit is not None:
         history.checkpoint = provenance.checkpoint_of(audit)

@@ -59,6 +59,18 @@ def _clip_update(update: np.ndarray, clip_norm: float) -> np.ndarray:
     return update * (clip_norm / norm) if norm > clip_norm else update
 
 
+def _flat(arrays) -> np.ndarray:
+    return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays])
+
+
+def domain_input(flat_theta: np.ndarray, flat_current, clip_norm) -> np.ndarray:
+    """What a domain feeds into the secure sum: its parameters, or with the DP wrapper its
+    update against the current model clipped to ``clip_norm`` (done by the domain, before masking)."""
+    if clip_norm is None:
+        return flat_theta
+    return _clip_update(flat_theta - flat_current, float(clip_norm))
+
+
 class SecureAggregation(Strategy):
     """Secure aggregation (Bonawitz et al. 2017; SecAgg+, Bell et al. 2020) around a strategy.
 
@@ -144,44 +156,51 @@ class SecureAggregation(Strategy):
                                            "SecureAggregation(DPFedAvg(...)), not the other way round)",
                                   found=f"{len(results)}")
         thetas = [params for params, _ in results]
-        weights = np.array([n for _, n in results], dtype=np.float64)
+        weights = [n for _, n in results]
         names = [f"domain {i}" for i in range(len(results))] if names is None else [str(n) for n in names]
         shapes, dtypes = check_structure(thetas, names=names)
-        sizes = [math.prod(s) for s in shapes]
-        dp = _is_dp(inner)
-        if dp:
+        scales, clip_range, clip_norm = self.plan(names, weights, current)
+        flat_current = None if clip_norm is None else _flat(current)
+        inputs = {n: domain_input(_flat(t), flat_current, clip_norm) for n, t in zip(names, thetas)}
+        result = secure_sum(inputs, scales, neighbours=self.neighbours, threshold=self.threshold,
+                            ring_bits=self.ring_bits, frac_bits=self.frac_bits, clip_range=clip_range,
+                            server_round=server_round)
+        return self.conclude(server_round, current, result, names, weights, shapes, dtypes)
+
+    def plan(self, names, weights, current):
+        """``(scales, clip_range, clip_norm)`` for one round: the inputs' scales (``None`` with
+        DP: the sum is unweighted), the encoding's range, and the DP wrapper's clip norm (``None``
+        without DP: each domain's input is its parameters)."""
+        inner = self._inner()
+        weights = np.asarray(weights, dtype=np.float64)
+        if _is_dp(inner):
             if current is None:
                 raise FederationError("the DP wrapper clips updates against the current model",
                                       where="SecureAggregation", expected="the current global parameters",
                                       found="None")
             clip_norm = float(inner.clip_norm)
-            flat_current = np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1) for c in current])
-            inputs = {n: _clip_update(np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in t])
-                                      - flat_current, clip_norm) for n, t in zip(names, thetas)}
-            scales, clip_range = None, clip_norm
-        else:
-            if not (np.isfinite(weights).all() and (weights > 0).all()):
-                raise FederationError("bad example counts", where="SecureAggregation",
-                                      expected="positive finite weights", found=repr(weights.tolist()))
-            if isinstance(inner, FedMean):
-                weights = np.ones_like(weights)
-            p = weights / weights.max()
-            p = p / p.sum()
-            inputs = {n: np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in t])
-                      for n, t in zip(names, thetas)}
-            scales, clip_range = dict(zip(names, p.tolist())), self.clip_range
-        result = secure_sum(inputs, scales, neighbours=self.neighbours, threshold=self.threshold,
-                            ring_bits=self.ring_bits, frac_bits=self.frac_bits, clip_range=clip_range,
-                            server_round=server_round)
+            return None, clip_norm, clip_norm
+        if not (np.isfinite(weights).all() and (weights > 0).all()):
+            raise FederationError("bad example counts", where="SecureAggregation",
+                                  expected="positive finite weights", found=repr(weights.tolist()))
+        if isinstance(inner, FedMean):
+            weights = np.ones_like(weights)
+        p = weights / weights.max()
+        p = p / p.sum()
+        return dict(zip(names, p.tolist())), self.clip_range, None
+
+    def conclude(self, server_round, current, result, names, weights, shapes, dtypes):
+        """The wrapped strategy's answer from what the server learned (``result``)."""
+        inner = self._inner()
         if not hasattr(self, "reports_"):
             self.reports_ = []
         report = result.to_dict()
         report["round"] = server_round
         self.reports_.append(report)
-        if dp:
+        if _is_dp(inner):
             m = len(result.survivors)
             mean_update = result.total / m
-            answer = self._unflatten(flat_current + mean_update, shapes, dtypes)
+            answer = self._unflatten(_flat(current) + mean_update, shapes, dtypes)
             return inner.aggregate_fit(server_round, current, [(answer, 1)] * m, names=list(result.survivors))
         mean = self._unflatten(result.total / result.scale_sum, shapes, dtypes)
         total_weight = float(sum(w for n, w in zip(names, weights) if n in set(result.survivors)))
