@@ -204,7 +204,8 @@ def _check_answer(name, params, n_examples, current) -> None:
 def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, rounds: int = 10,
                   fraction: float = 1.0, local_epochs: int = 1, min_available: int = 1,
                   seed: int = 0, progress: bool = True, clients=None, attack=None, attacked=(),
-                  audit=None, secure=False, engine: str = "local", flower=None) -> History:
+                  audit=None, secure=False, engine: str = "local", flower=None,
+                  on_round=None) -> History:
     """Run federated training and return its :class:`History`.
 
     Parameters
@@ -254,6 +255,9 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
     flower : dict, optional
         Options of :func:`~meshkit._federation.flower.run_on_flower` (``round_timeout``,
         ``connect_timeout``, ``federation``...).
+    on_round : callable, optional
+        Called with the :class:`History` after each round (e.g. to redraw a live plot); an
+        exception it raises (``KeyboardInterrupt`` included) stops the run there.
 
     Returns
     -------
@@ -282,11 +286,13 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
         from meshkit._federation.flower import require_flower
 
         require_flower()
-        if clients is not None or attack is not None or audit is not None:
+        local_only = (("clients", clients), ("attack", attack), ("audit", audit),
+                      ("on_round", on_round))
+        if any(v is not None for _, v in local_only):
             raise FederationError("option not available on the Flower engine", where="engine='flower'",
-                                  expected="no clients, attack or audit (they need every domain in this process)",
-                                  found=", ".join(k for k, v in (("clients", clients), ("attack", attack),
-                                                                 ("audit", audit)) if v is not None))
+                                  expected="no clients, attack, audit or on_round (they need every "
+                                           "domain in this process)",
+                                  found=", ".join(k for k, v in local_only if v is not None))
     strategy = with_secure(strategy, secure)
     if clients is None:
         if not datasets:
@@ -340,7 +346,7 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
     return run_rounds(LocalFleet(clients), server.get_parameters(), strategy, rounds=rounds,
                       per_round=max(min_available, math.ceil(fraction * n)), local_epochs=local_epochs,
                       min_available=min_available, seed=seed, progress=progress, attack=attack,
-                      attacked=attacked, audit=audit)
+                      attacked=attacked, audit=audit, on_round=on_round)
 
 
 class LocalFleet:
@@ -385,7 +391,7 @@ def run_rounds(fleet, current, strategy: Strategy, *, rounds: int, per_round: in
                audit=None, on_round=None) -> History:
     """The round loop over a fleet (:class:`LocalFleet`, or the Flower engine's), from the
     initial global parameters ``current``; arguments as :func:`run_federated`'s, checked there.
-    ``on_round``, if given, is called with each finished round's row of the history."""
+    ``on_round``, if given, is called with the :class:`History` after each finished round."""
     from tqdm.auto import tqdm
 
     names, n = list(fleet.names), len(fleet.names)
@@ -455,7 +461,8 @@ def run_rounds(fleet, current, strategy: Strategy, *, rounds: int, per_round: in
                                "audit_index": audit_index})
         bar.set_postfix({k: round(v, 4) for k, v in list(metrics.items())[:2]})
         if on_round is not None:
-            on_round(history.rounds[-1])
+            history.parameters = current
+            on_round(history)
     history.parameters = current
     if audit is not None:
         history.checkpoint = provenance.checkpoint_of(audit)

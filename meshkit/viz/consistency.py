@@ -44,13 +44,24 @@ def similarity_heatmap(matrix, *, title: str = "Similarity across products") -> 
     return fig
 
 
-def threshold_sweep(reports: dict, *, thresholds=None, title: str = "Verdict against θ") -> Figure:
+def threshold_sweep(reports: dict, *, thresholds=None, title: str = "Verdict against θ",
+                    theta: float | None = None) -> Figure:
     """Score of each report against θ: consistent where the score is above the line.
 
     Parameters
     ----------
     reports : dict
         Label -> :class:`~meshkit._consistency.SimilarityReport` (or ``ConsistencyReport``).
+    theta : float, optional
+        Marks this θ (the one chosen) with a vertical line.
+
+    Examples
+    --------
+    >>> import polars as pl, meshkit as mk
+    >>> d = pl.DataFrame({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0]})
+    >>> fig = threshold_sweep({"same": mk.similarity(d, d, keys="id")}, theta=0.8)
+    >>> [line.get_label() for line in fig.axes[0].lines][-1]
+    'chosen θ = 0.8'
     """
     ts = np.linspace(0, 1, 101) if thresholds is None else np.asarray(thresholds, float)
     fig = Figure(figsize=(6.5, 3.6))
@@ -61,6 +72,8 @@ def threshold_sweep(reports: dict, *, thresholds=None, title: str = "Verdict aga
         ax.axhline(score, color=series(k), lw=2, label=f"{label}: {score:.3f}")
         ax.fill_between(ts, 0, 1, where=ts < score, color=series(k), alpha=0.08)
         ax.axvline(score, color=series(k), lw=0.8, ls=":")
+    if theta is not None:
+        ax.axvline(theta, color="black", lw=1.2, label=f"chosen θ = {theta:g}")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("threshold θ (consistent while score > θ)")

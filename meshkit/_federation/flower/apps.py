@@ -240,7 +240,8 @@ def _server_main(grid: Grid, context: Context) -> None:
             strategy = SecureOverFleet(strategy, fleet)
         progress = result_file.with_suffix(".progress.json")
 
-        def report(row):  # the caller follows the rounds in this file
+        def report(history):  # the caller follows the rounds in this file
+            row = history.rounds[-1]
             tmp = progress.with_suffix(".tmp")
             tmp.write_text(json.dumps({"round": row["round"], "answered": row["answered"],
                                        "failed": row["failed"]}))
