@@ -9,6 +9,9 @@ DEV_STAMP := $(VENV)/.installed-from-dev-lock
 ARGS     ?=
 # JupyterLab refuses to start as root unless told; containers and CI images run as root.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Kernels talk to Jupyter over CurveZMQ-encrypted TCP (the kernel spec declares it supports
+# "curve"): no plain-text traffic, and no "running over TCP without encryption" warning.
+KERNEL_CURVE := --KernelManager.transport_encryption=auto
 
 .PHONY: help python venv dev-venv run test test-fast lab navigation notebooks bench lock clean
 
@@ -61,7 +64,7 @@ test-fast: dev-venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules -m "not slow" meshkit tests
 
 lab: dev-venv
-	$(BIN)/jupyter lab $(LAB_ROOT) notebooks
+	$(BIN)/jupyter lab $(LAB_ROOT) --MappingKernelManager.transport_encryption=auto notebooks
 
 navigation: venv
 	$(BIN)/python -m meshkit.tutorial.navigation notebooks
@@ -70,7 +73,7 @@ notebooks: dev-venv navigation
 	rm -rf runs/tutorial
 	cd notebooks && for nb in 0*.ipynb; do \
 		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.record_timing=False "$$nb" || exit 1; done
+			--ExecutePreprocessor.record_timing=False $(KERNEL_CURVE) "$$nb" || exit 1; done
 
 bench: dev-venv
 	$(BIN)/python -m pip install --quiet -c $(DEV_LOCK) -e ".[bench]"

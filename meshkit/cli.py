@@ -77,6 +77,9 @@ def _run(args: argparse.Namespace) -> int:
         results = result.run_dir / name / "results.json"
         shown = results if results.exists() else "(no results.json)"
         print(f"  {name}: {path.name}  results: {shown}")
+    from meshkit.tutorial.summary import summary_lines
+
+    print("summary:", *summary_lines(result.results), sep="\n  ")
     return 0
 
 

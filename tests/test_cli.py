@@ -33,6 +33,12 @@ def test_run_succeeds_and_says_where_the_results_are(tmp_path, capsys):
     assert results["parameters"]["seed"] == 11 and results["parameters"]["scenario"] == "finance"
     third = json.loads((out / "03_aggregation" / "results.json").read_text())
     assert third["parameters"]["threshold"] == 0.9
+    # it ends with one headline per notebook, from its results.json
+    from meshkit.tutorial.summary import headline
+    assert printed.rstrip().endswith(
+        "summary:\n"
+        f"  01_domain_setup: {headline('01_domain_setup', results)}\n"
+        f"  03_aggregation: {headline('03_aggregation', third)}")
 
 
 def test_a_failing_notebook_exits_1_naming_notebook_cell_and_error(tmp_path, capsys):

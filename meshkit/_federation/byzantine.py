@@ -184,7 +184,8 @@ def robustness_table(model, datasets, *, attacked, rules=None, attacks=None, f: 
     attacks : dict of str to Attack, optional
         Default :data:`ATTACKS`. The column ``"none"`` (no attack) is always first.
     rounds, local_epochs, seed, progress
-        As in :func:`~meshkit._federation.rounds.run_federated`.
+        As in :func:`~meshkit._federation.rounds.run_federated` (``progress`` adds a
+        ``tqdm.auto`` bar over the rules).
 
     Returns
     -------
@@ -208,8 +209,10 @@ def robustness_table(model, datasets, *, attacked, rules=None, attacks=None, f: 
                  "trimmed_mean": FedTrimmedAvg(beta=min(0.49, (len(attacked) + 0.5) / n)),
                  "krum": Krum(f=f), "multikrum": MultiKrum(f=f), "bulyan": Bulyan(f=f)}
     attacks = dict(ATTACKS if attacks is None else attacks)
+    from tqdm.auto import tqdm
+
     rows = []
-    for rule_name, rule in rules.items():
+    for rule_name, rule in tqdm(rules.items(), desc="rules", total=len(rules), disable=not progress):
         row, notes = {"rule": rule_name, "strategy": repr(rule)}, []
         for attack_name, attack in [("none", None), *attacks.items()]:
             try:

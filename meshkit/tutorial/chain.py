@@ -30,6 +30,7 @@ from typing import Any
 
 from meshkit._display import Details, Displayable, Facts, Heading
 from meshkit._errors import ParameterError, RunError
+from meshkit.tutorial.kernels import kernel_config
 from meshkit.tutorial.runs import RunDir
 
 __all__ = ["CHAIN", "ChainResult", "default_notebooks", "notebook_parameters", "convert_value",
@@ -340,7 +341,7 @@ def run_chain(parameters: dict[str, Any] | None = None, *, scenario: str | None 
     only : str or list of str, optional
         Run only these notebooks (names such as ``"03_aggregation"`` or prefixes ``"03"``).
     progress : bool, default True
-        Show papermill's progress bar per notebook.
+        Show papermill's progress bar per notebook, named ``[i/n] <notebook>``.
 
     Returns
     -------
@@ -385,7 +386,7 @@ def run_chain(parameters: dict[str, Any] | None = None, *, scenario: str | None 
     run = RunDir(Path(out) if out is not None else _fresh_run_path(Path("runs")))
     run_path = run.path.resolve()
     result = ChainResult(run_dir=run_path)
-    for name in chain:
+    for position, name in enumerate(chain, start=1):
         output = run_path / f"{name}.ipynb"
         received = {**given[name], "run_dir": str(run_path)}
         result.parameters[name] = received
@@ -394,7 +395,9 @@ def run_chain(parameters: dict[str, Any] | None = None, *, scenario: str | None 
         try:
             papermill.execute_notebook(str(folder / f"{name}.ipynb"), str(output),
                                        parameters=received, cwd=str(folder),
-                                       kernel_name="python3", progress_bar=progress)
+                                       kernel_name="python3", config=kernel_config(),
+                                       progress_bar=progress and {
+                                           "desc": f"[{position}/{len(chain)}] {name}"})
         except Exception as exc:  # a failing cell, a dead or missing kernel, a bad notebook
             raise _failure(name, output, exc) from exc
         result.notebooks[name] = output

@@ -112,7 +112,8 @@ def compare_strategies(setup: Setup, strategies: dict, **run_options) -> tuple[l
     strategies : dict of str to dict
         Strategy name -> its options (see :func:`~meshkit._federation.get_strategy`).
     **run_options
-        Passed to :func:`~meshkit._federation.run_federated` (``rounds``, ``fraction``...).
+        Passed to :func:`~meshkit._federation.run_federated` (``rounds``, ``fraction``...);
+        ``progress`` (default True) also shows a ``tqdm.auto`` bar over the strategies.
 
     Returns
     -------
@@ -133,8 +134,11 @@ def compare_strategies(setup: Setup, strategies: dict, **run_options) -> tuple[l
     from meshkit._federation.rounds import run_federated
     from meshkit._federation.strategies import get_strategy
 
+    from tqdm.auto import tqdm
+
     rows, curves = [], {}
-    for name, options in strategies.items():
+    for name, options in tqdm(strategies.items(), desc="strategies", total=len(strategies),
+                              disable=not run_options.get("progress", True)):
         strategy = get_strategy(name, **(options or {}))
         label = type(strategy).__name__ + (
             f"({', '.join(f'{k}={v}' for k, v in options.items())})" if options else "")
