@@ -12,8 +12,6 @@ from meshkit.scenarios import load_scenario
 from meshkit.widgets import (consistency_explorer, consistency_view, grant_explorer, grant_view,
                              product_explorer, product_view, training_explorer, training_view)
 
-pytest.importorskip("ipywidgets")
-
 NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
 
@@ -106,8 +104,11 @@ def test_training_explorer_retrains_when_a_control_moves(setup):
     assert "round 4" not in explorer.view.value  # the finished run, not a live frame
     explorer.controls["strategy"].value = "fedprox"
     assert "FedProx" in explorer.view.value
-    explorer.controls["attack"].value = "overflow"  # refused updates: a clear error or a run
-    assert explorer.view.value
+    honest = explorer.view.value
+    explorer.controls["attack"].value = "sign_flip"  # the first domain sends flipped updates
+    assert explorer.view.value != honest and "<img" in explorer.view.value
+    explorer.controls["fraction"].value = 0.0  # below the slider's minimum: clamped, still runs
+    assert explorer.controls["fraction"].value == 0.1
 
 
 # ---------------------------------------------------------------- 04: consistency
