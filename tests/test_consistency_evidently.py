@@ -1,6 +1,6 @@
 """meshkit's default drift tests against Evidently's (the reference), at every switch point.
 
-Evidently (0.7.23, the ``reference`` extra) is the reference: for each column, its registry of
+Evidently (0.7.23, in the dev extra) is the reference: for each column, its registry of
 default tests (``get_stattest``) names the test and gives the figure and the verdict, and its
 ``DataDriftPreset`` report gives the dataset drift share. The frames sit at and around every
 switch of the rules: 1,000 reference rows, 5 (and 2) distinct values, binary columns,
@@ -13,11 +13,6 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-
-# Evidently 0.7.23 does not import under pandas 3 (it needs pandas < 3): it lives in its own
-# environment, the ``reference`` extra, where these tests run
-evidently = pytest.importorskip("evidently", exc_type=ImportError,
-                                reason="Evidently, the reference, is in the 'reference' extra")
 
 from evidently import DataDefinition, Dataset, Report  # noqa: E402
 from evidently.legacy.calculations.stattests.registry import get_stattest  # noqa: E402
