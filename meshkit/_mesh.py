@@ -65,6 +65,7 @@ import polars as pl
 
 from meshkit._display import Code, Displayable, Heading, Paragraph, Table
 from meshkit._errors import DataError, SpecError
+from meshkit._roles import Access, Entity, Interactions, Task, check_declarations
 from meshkit._mesh_spec import (SOURCE_FORMATS, SPEC_API_VERSION, SPEC_FILE, check_mesh, load_parts,
                                 path_text, read_source, save_mesh, spec_of)
 
@@ -202,11 +203,21 @@ class Mesh(Displayable):
         What the mesh is about.
     root : str or Path, optional
         The folder relative paths are shown against (set by :meth:`load`).
+    task : Task, optional
+        The supervised task and the product of each domain carrying it.
+    interactions : Interactions, optional
+        The user-item interactions a recommender learns from, per domain.
+    entities : iterable of Entity
+        Entities several domains hold: keys, reference product, copies and references.
+    access : Access, optional
+        Principals besides the product owners, and the grants (or a policy file).
 
     Raises
     ------
     SpecError
-        Bad names, duplicate domain or product names, or a consumer naming no domain.
+        Bad names, duplicate domain or product names, a consumer naming no domain, or a
+        declaration (task, interactions, entities, principals, grants) naming a domain,
+        product or column the mesh lacks.
 
     See Also
     --------
@@ -214,10 +225,16 @@ class Mesh(Displayable):
     """
 
     def __init__(self, name: str, domains: Iterable[Domain], *, description: str = "",
-                 root: str | os.PathLike | None = None) -> None:
+                 root: str | os.PathLike | None = None, task: Task | None = None,
+                 interactions: Interactions | None = None, entities: Iterable[Entity] = (),
+                 access: Access | None = None, _locate=None) -> None:
         self.name = name
         self.description = description
         self.root = Path(root) if root is not None else None
+        self.task = task
+        self.interactions = interactions
+        self.entities: list[Entity] = list(entities)
+        self.access = access
         domain_list = list(domains)
         for i, domain in enumerate(domain_list):
             if not isinstance(domain, Domain):
@@ -228,6 +245,7 @@ class Mesh(Displayable):
                            for d in domain_list],
                     lambda path: f"mesh {name!r}: {path_text(path)}")
         self.domains: dict[str, Domain] = {d.name: d for d in domain_list}
+        check_declarations(self, _locate or (lambda path: f"mesh {name!r}: {path_text(path)}"))
 
     # ------------------------------------------------------------------ lookup
     def product(self, name: str) -> DataProduct:
@@ -325,7 +343,20 @@ class Mesh(Displayable):
             for d in self.domains.values()
         ]
         return Mesh(self.name, domains, description=self.description,
-                    root=self.root if root is None else root)
+                    root=self.root if root is None else root, **self._declarations())
+
+    def _declarations(self) -> dict:
+        return {"task": self.task, "interactions": self.interactions,
+                "entities": list(self.entities), "access": self.access}
+
+    def entity(self, name: str) -> Entity:
+        """The declared entity called ``name`` (a SpecError lists the declared ones)."""
+        for entity in self.entities:
+            if entity.name == name:
+                return entity
+        raise SpecError("no such entity declared in the mesh", where=f"mesh {self.name!r}",
+                        expected=f"one of {', '.join(e.name for e in self.entities) or 'none'}",
+                        found=repr(name))
 
     # ------------------------------------------------------------------ spec I/O
     @classmethod
@@ -363,7 +394,8 @@ class Mesh(Displayable):
                           description=d["description"])
                    for d in parts["domains"]]
         return cls(parts["name"], domains, description=parts["description"],
-                   root=parts["root"])
+                   root=parts["root"], task=parts["task"], interactions=parts["interactions"],
+                   entities=parts["entities"], access=parts["access"], _locate=parts["locate"])
 
     def to_spec(self) -> dict:
         """The mesh spec as a plain dict, with the paths :meth:`save` writes."""
