@@ -167,7 +167,8 @@ def plan_copy(mesh, data, *, reference: str = "", keys: str | Sequence[str] = ""
         with ``reference`` as its reference, else the contract's primary key.
     stale_product : str
         Default ``<reference>_at_<first consumer domain>`` (``<reference>_copy`` when it has
-        no consumer); must not be a product of the mesh.
+        no consumer; ``_stale`` appended while the mesh has a product of that name, such as a
+        declared copy); a given name must not be a product of the mesh.
     stale_column, type_column, shift_column : str
         Default :func:`~meshkit.tutorial.inject.default_columns` of the reference.
     narrowed_column : str
@@ -196,6 +197,8 @@ def plan_copy(mesh, data, *, reference: str = "", keys: str | Sequence[str] = ""
     if not stale_product:
         consumers = [c for c in product.consumers if c != product.domain]
         stale_product = f"{reference}_at_{consumers[0]}" if consumers else f"{reference}_copy"
+        while stale_product in names:  # the mesh already holds a copy of that name
+            stale_product += "_stale"
     if stale_product in names:
         raise ConsistencyError("the stale copy would replace a product of the mesh",
                                where="stale_product", expected="a new product name",

@@ -153,8 +153,8 @@ def plan_walkthrough(mesh, frames=None, *, product: str = "",
         with the most distinct values (an e-mail, a record number) and the reporting grant
         filters rows on a median; without frames, the first PII column and no filter.
     product : str
-        The product asked for; empty: the one with the most PII columns (first in mesh order
-        on ties).
+        The product asked for; empty: the one with the most PII columns (on ties, the
+        reference of an entity the mesh declares, else the first in mesh order).
     expired : str
         When the reporting service's grant expired (ISO 8601).
     """
@@ -166,8 +166,10 @@ def plan_walkthrough(mesh, frames=None, *, product: str = "",
                             found=f"{domains}")
     if product:
         info = as_product_info(mesh.product(product))  # SpecError names the products
-    else:
-        info = max(infos, key=lambda i: len(i.pii_columns))
+    else:  # a declared entity's reference before its copies, on ties
+        references = [e.reference for e in getattr(mesh, "entities", ())]
+        ordered = sorted(infos, key=lambda i: i.name not in references)
+        info = max(ordered, key=lambda i: len(i.pii_columns))
     mesh_product = mesh.product(info.name)
     consumers = [d for d in getattr(mesh_product, "consumers", ()) if d in domains
                  and d != info.domain]
