@@ -24,8 +24,34 @@ meshkit writes back in the same layout::
         contract: contracts/purchases.yaml
         source: samples/purchases.csv        # optional; .csv or .parquet
         consumers: [clickstream, catalog]    # names of domains of this mesh
+      - name: returns
+        contract: contracts/orders.yaml      # a contract of several tables...
+        table: returns                       # ...names the product's (contract.tables)
+    # what the later steps need, each optional (see meshkit._roles):
+    task:                                    # supervised training (02, 03)
+      kind: binary
+      target: purchased
+      features: [page_events, dwell_seconds]
+      products: {orders: basket_outcomes, clickstream: view_outcomes}   # domain -> product
+    interactions:                            # the recommender (03)
+      sources:
+        orders: {product: purchases, user: user_id, item: item_id, weight: quantity}
+      users: customer_profiles               # optional listing products
+      items: items
+    entities:                                # consistency (04)
+    - name: customer
+      keys: [user_id]
+      reference: customer_profiles           # the standard
+      copies: [customers_at_orders]          # copies other domains hold
+      references: [purchases]                # products naming it by its keys
+    principals:                              # security (05), besides product owners
+    - {name: ana, kind: person, domain: orders, roles: [analyst]}
+    grants:                                  # or policy: policy.yaml (a file beside the spec)
+    - {id: catalog-open, role: analyst, domain: catalog, action: read}
 
-Product names are unique across the mesh. Every problem in a spec is a
+Product names are unique across the mesh. A column's PII status is its contract's
+``classification: pii``. Every declaration is checked against the domains, products and
+contract columns, with the same line-numbered errors. Every problem in a spec is a
 :class:`~meshkit._errors.SpecError` naming the file, the line and the field path (a missing
 or unsupported source file is a :class:`~meshkit._errors.DataError`).
 
@@ -65,11 +91,13 @@ import polars as pl
 
 from meshkit._display import Code, Displayable, Heading, Paragraph, Table
 from meshkit._errors import DataError, SpecError
-from meshkit._roles import Access, Entity, Interactions, Task, check_declarations
+from meshkit._roles import (TASK_KINDS, Access, Entity, InteractionSource, Interactions, Task,
+                            check_declarations)
 from meshkit._mesh_spec import (SOURCE_FORMATS, SPEC_API_VERSION, SPEC_FILE, check_mesh, load_parts,
                                 path_text, read_source, save_mesh, spec_of)
 
-__all__ = ["Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS"]
+__all__ = ["Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS",
+           "Task", "InteractionSource", "Interactions", "Entity", "Access", "TASK_KINDS"]
 
 # =========================================================================== model
 

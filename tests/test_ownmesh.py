@@ -13,6 +13,7 @@ import json
 import os
 import textwrap
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -457,3 +458,53 @@ def test_notebook_01_records_a_relative_spec_by_its_absolute_path(own, tmp_path,
     assert recorded["mesh_spec"] == str(own.resolve())
     assert recorded["sha256"] == spec_digest(Mesh.load(own))
     runs.ensure_published(run, mesh_spec="mesh.yaml")  # the same mesh: accepted
+
+
+# ------------------------------------------------------------------ meshkit run --mesh
+
+FIXTURES = Path(__file__).parent / "fixtures" / "chain"
+
+
+def _run(out, *extra):
+    from meshkit.cli import main
+
+    return main(["run", "--notebooks", str(FIXTURES), "--out", str(out), "--no-progress",
+                 "--only", "01", "03", *extra])
+
+
+@pytest.mark.slow
+def test_meshkit_run_mesh_passes_the_absolute_spec_to_every_notebook(own, tmp_path,
+                                                                      monkeypatch, capsys):
+    monkeypatch.chdir(own.parent.parent)
+    out = tmp_path / "run"
+    assert _run(out, "--mesh", "own_mesh/mesh.yaml") == 0
+    for notebook in ("01_domain_setup", "03_aggregation"):
+        received = json.loads((out / notebook / "results.json").read_text())
+        assert received["parameters"]["mesh_spec"] == str(own.resolve())
+    # a second mesh into the same run directory: refused before anything runs, with the way out
+    runs.ensure_published(runs.RunDir(out), mesh_spec=own)
+    other = write_mesh(tmp_path / "other_mesh", name="other")
+    (out / "03_aggregation" / "results.json").unlink()
+    capsys.readouterr()
+    assert _run(out, "--mesh", str(other)) == 1
+    err = capsys.readouterr().err
+    assert "another mesh" in err and "--out" in err and "--fresh" in err
+    assert not (out / "03_aggregation" / "results.json").exists()
+    assert _run(out, "--mesh", str(other), "--fresh") == 0
+    assert runs.RunDir(out).published() == {}  # emptied; the fixtures publish nothing
+
+
+def test_meshkit_run_mesh_names_the_absolute_path_it_tried(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    assert _run(out, "--mesh", "missing/mesh.yaml") == 1
+    err = capsys.readouterr().err
+    assert str(tmp_path / "missing" / "mesh.yaml") in err
+    assert not out.exists()
+
+
+def test_meshkit_params_lists_mesh_spec(capsys):
+    from meshkit.cli import main
+
+    assert main(["params", "--notebooks", str(FIXTURES)]) == 0
+    assert "mesh_spec" in capsys.readouterr().out
