@@ -374,6 +374,15 @@ def test_a_mesh_without_a_task_gives_the_skip_reasons(tmp_path):
                                              "nothing to train")
     assert "no interactions" in skip_reason(source, "recommender")
     assert skip_reason(source, "04_consistency") is None
+    for notebook in ("02_local_training", "03_aggregation"):
+        assert run.write_skipped(notebook, source) == skip_reason(source, notebook)
+        assert run.read_results(notebook) == {
+            "mesh": "own", "skipped": {notebook: skip_reason(source, notebook)}}
+    run.write_skipped("03_aggregation", source, "recommender")
+    assert set(run.read_results("03_aggregation")["skipped"]) == {"03_aggregation",
+                                                                  "recommender"}
+    assert run.write_skipped("04_consistency", source) is None
+    assert run.read_results("04_consistency") == {}
     with pytest.raises(mk.FederationError, match="no supervised task"):
         prepare(source)  # never replaced by an embedded task
     with pytest.raises(SpecError, match="unknown step"):

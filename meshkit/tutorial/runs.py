@@ -123,6 +123,33 @@ class RunDir:
         text = json.dumps(_to_json(results), indent=2, sort_keys=True) + "\n"
         return atomic_write_text(self.folder(notebook) / "results.json", text)
 
+    def write_skipped(self, notebook: str, source, step: str | None = None) -> str | None:
+        """Record in ``results.json`` why ``notebook`` (or its ``step``) cannot run on
+        ``source``'s mesh, and return the one-line reason; ``None`` (nothing written) when
+        it can run (see :func:`~meshkit.tutorial.user_mesh.skip_reason`).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from meshkit.scenarios import load_scenario
+        >>> run = RunDir(tempfile.mkdtemp())
+        >>> run.write_skipped("03_aggregation", load_scenario("finance", scale=0.1),
+        ...                   "recommender")
+        "mesh 'finance' declares no interactions: no recommender to train"
+        >>> run.read_results("03_aggregation")["skipped"]["recommender"][:14]
+        "mesh 'finance'"
+        """
+        from meshkit.tutorial.user_mesh import skip_reason
+
+        reason = skip_reason(source, step or notebook)
+        if reason is not None:
+            results = self.read_results(notebook)
+            skipped = results.get("skipped") if isinstance(results.get("skipped"), dict) else {}
+            results.update({"mesh": source.name,
+                            "skipped": {**skipped, (step or notebook): reason}})
+            self.write_results(notebook, results)
+        return reason
+
     def read_results(self, notebook: str) -> dict:
         """Read a notebook's ``results.json``; ``{}`` when that notebook has not run here."""
         return self._read_json(self.path / notebook / "results.json", {})
