@@ -46,6 +46,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     # the mesh and its products
     "meshkit._mesh": (
         "Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS",
+        "Task", "InteractionSource", "Interactions", "Entity", "Access", "TASK_KINDS",
     ),
     # data contracts (ODCS) and their validation
     "meshkit._contracts": (

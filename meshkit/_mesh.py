@@ -24,8 +24,34 @@ meshkit writes back in the same layout::
         contract: contracts/purchases.yaml
         source: samples/purchases.csv        # optional; .csv or .parquet
         consumers: [clickstream, catalog]    # names of domains of this mesh
+      - name: returns
+        contract: contracts/orders.yaml      # a contract of several tables...
+        table: returns                       # ...names the product's (contract.tables)
+    # what the later steps need, each optional (see meshkit._roles):
+    task:                                    # supervised training (02, 03)
+      kind: binary
+      target: purchased
+      features: [page_events, dwell_seconds]
+      products: {orders: basket_outcomes, clickstream: view_outcomes}   # domain -> product
+    interactions:                            # the recommender (03)
+      sources:
+        orders: {product: purchases, user: user_id, item: item_id, weight: quantity}
+      users: customer_profiles               # optional listing products
+      items: items
+    entities:                                # consistency (04)
+    - name: customer
+      keys: [user_id]
+      reference: customer_profiles           # the standard
+      copies: [customers_at_orders]          # copies other domains hold
+      references: [purchases]                # products naming it by its keys
+    principals:                              # security (05), besides product owners
+    - {name: ana, kind: person, domain: orders, roles: [analyst]}
+    grants:                                  # or policy: policy.yaml (a file beside the spec)
+    - {id: catalog-open, role: analyst, domain: catalog, action: read}
 
-Product names are unique across the mesh. Every problem in a spec is a
+Product names are unique across the mesh. A column's PII status is its contract's
+``classification: pii``. Every declaration is checked against the domains, products and
+contract columns, with the same line-numbered errors. Every problem in a spec is a
 :class:`~meshkit._errors.SpecError` naming the file, the line and the field path (a missing
 or unsupported source file is a :class:`~meshkit._errors.DataError`).
 
@@ -65,10 +91,13 @@ import polars as pl
 
 from meshkit._display import Code, Displayable, Heading, Paragraph, Table
 from meshkit._errors import DataError, SpecError
+from meshkit._roles import (TASK_KINDS, Access, Entity, InteractionSource, Interactions, Task,
+                            check_declarations)
 from meshkit._mesh_spec import (SOURCE_FORMATS, SPEC_API_VERSION, SPEC_FILE, check_mesh, load_parts,
                                 path_text, read_source, save_mesh, spec_of)
 
-__all__ = ["Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS"]
+__all__ = ["Mesh", "Domain", "DataProduct", "SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS",
+           "Task", "InteractionSource", "Interactions", "Entity", "Access", "TASK_KINDS"]
 
 # =========================================================================== model
 
@@ -202,11 +231,21 @@ class Mesh(Displayable):
         What the mesh is about.
     root : str or Path, optional
         The folder relative paths are shown against (set by :meth:`load`).
+    task : Task, optional
+        The supervised task and the product of each domain carrying it.
+    interactions : Interactions, optional
+        The user-item interactions a recommender learns from, per domain.
+    entities : iterable of Entity
+        Entities several domains hold: keys, reference product, copies and references.
+    access : Access, optional
+        Principals besides the product owners, and the grants (or a policy file).
 
     Raises
     ------
     SpecError
-        Bad names, duplicate domain or product names, or a consumer naming no domain.
+        Bad names, duplicate domain or product names, a consumer naming no domain, or a
+        declaration (task, interactions, entities, principals, grants) naming a domain,
+        product or column the mesh lacks.
 
     See Also
     --------
@@ -214,10 +253,16 @@ class Mesh(Displayable):
     """
 
     def __init__(self, name: str, domains: Iterable[Domain], *, description: str = "",
-                 root: str | os.PathLike | None = None) -> None:
+                 root: str | os.PathLike | None = None, task: Task | None = None,
+                 interactions: Interactions | None = None, entities: Iterable[Entity] = (),
+                 access: Access | None = None, _locate=None) -> None:
         self.name = name
         self.description = description
         self.root = Path(root) if root is not None else None
+        self.task = task
+        self.interactions = interactions
+        self.entities: list[Entity] = list(entities)
+        self.access = access
         domain_list = list(domains)
         for i, domain in enumerate(domain_list):
             if not isinstance(domain, Domain):
@@ -228,6 +273,7 @@ class Mesh(Displayable):
                            for d in domain_list],
                     lambda path: f"mesh {name!r}: {path_text(path)}")
         self.domains: dict[str, Domain] = {d.name: d for d in domain_list}
+        check_declarations(self, _locate or (lambda path: f"mesh {name!r}: {path_text(path)}"))
 
     # ------------------------------------------------------------------ lookup
     def product(self, name: str) -> DataProduct:
@@ -325,7 +371,20 @@ class Mesh(Displayable):
             for d in self.domains.values()
         ]
         return Mesh(self.name, domains, description=self.description,
-                    root=self.root if root is None else root)
+                    root=self.root if root is None else root, **self._declarations())
+
+    def _declarations(self) -> dict:
+        return {"task": self.task, "interactions": self.interactions,
+                "entities": list(self.entities), "access": self.access}
+
+    def entity(self, name: str) -> Entity:
+        """The declared entity called ``name`` (a SpecError lists the declared ones)."""
+        for entity in self.entities:
+            if entity.name == name:
+                return entity
+        raise SpecError("no such entity declared in the mesh", where=f"mesh {self.name!r}",
+                        expected=f"one of {', '.join(e.name for e in self.entities) or 'none'}",
+                        found=repr(name))
 
     # ------------------------------------------------------------------ spec I/O
     @classmethod
@@ -363,7 +422,8 @@ class Mesh(Displayable):
                           description=d["description"])
                    for d in parts["domains"]]
         return cls(parts["name"], domains, description=parts["description"],
-                   root=parts["root"])
+                   root=parts["root"], task=parts["task"], interactions=parts["interactions"],
+                   entities=parts["entities"], access=parts["access"], _locate=parts["locate"])
 
     def to_spec(self) -> dict:
         """The mesh spec as a plain dict, with the paths :meth:`save` writes."""

@@ -29,6 +29,7 @@ from meshkit._contracts import DataContract
 from meshkit._contracts.types import default_dtype
 from meshkit._files import atomic_copy, atomic_write_text
 from meshkit._errors import DataError, SpecError
+from meshkit._roles import Access, Entity, InteractionSource, Interactions, Task
 from meshkit._yaml import line_of, load_yaml
 
 __all__ = ["SPEC_FILE", "SPEC_API_VERSION", "SOURCE_FORMATS", "check_mesh", "load_parts",
@@ -60,8 +61,105 @@ _SPEC_SCHEMA: dict[str, Any] = {
         "description": {"type": "string", "description": "a string"},
         "domains": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/domain"},
                     "description": "a list of at least one domain"},
+        "task": {"$ref": "#/$defs/task"},
+        "interactions": {"$ref": "#/$defs/interactions"},
+        "entities": {"type": "array", "items": {"$ref": "#/$defs/entity"},
+                     "description": "a list of entities (name, keys, reference, copies, "
+                                    "references)"},
+        "principals": {"type": "array", "items": {"$ref": "#/$defs/principal"},
+                       "description": "a list of principals (name, kind, domain, roles)"},
+        "grants": {"type": "array", "items": {"type": "object", "description": "a grant mapping"},
+                   "description": "a list of grants (see meshkit.Policy)"},
+        "denies": {"type": "array", "items": {"type": "object", "description": "a deny mapping"},
+                   "description": "a list of denies (see meshkit.Policy)"},
+        "policy": {"type": "string", "minLength": 1,
+                   "description": "the path of a YAML policy file beside the spec "
+                                  "(instead of grants and denies)"},
     },
     "$defs": {
+        "columns": {"type": "array", "minItems": 1, "uniqueItems": True,
+                    "items": {"type": "string", "minLength": 1, "description": "a column name"},
+                    "description": "a list of distinct column names"},
+        "task": {
+            "type": "object",
+            "description": "a task mapping (kind, target, features, products)",
+            "required": ["target", "features", "products"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": ["binary"], "description": "'binary'"},
+                "target": {"type": "string", "minLength": 1, "description": "the label column"},
+                "features": {"$ref": "#/$defs/columns"},
+                "products": {"type": "object", "minProperties": 1,
+                             "additionalProperties": {"type": "string", "minLength": 1,
+                                                      "description": "a product name"},
+                             "description": "domain -> the product carrying the task"},
+            },
+        },
+        "interaction_source": {
+            "type": "object",
+            "description": "an interaction source mapping (product, user, item, weight, time)",
+            "required": ["product", "user", "item"],
+            "additionalProperties": False,
+            "properties": {
+                "product": {"type": "string", "minLength": 1, "description": "a product name"},
+                "user": {"type": "string", "minLength": 1, "description": "the user column"},
+                "item": {"type": "string", "minLength": 1, "description": "the item column"},
+                "weight": {"type": "string", "minLength": 1,
+                           "description": "the column grading an interaction"},
+                "time": {"type": "string", "minLength": 1,
+                         "description": "the timestamp column"},
+            },
+        },
+        "interactions": {
+            "type": "object",
+            "description": "an interactions mapping (sources, users, items)",
+            "required": ["sources"],
+            "additionalProperties": False,
+            "properties": {
+                "sources": {"type": "object", "minProperties": 1,
+                            "additionalProperties": {"$ref": "#/$defs/interaction_source"},
+                            "description": "domain -> its interaction source"},
+                "users": {"type": "string", "minLength": 1,
+                          "description": "the product listing every user"},
+                "items": {"type": "string", "minLength": 1,
+                          "description": "the product listing every item"},
+            },
+        },
+        "entity": {
+            "type": "object",
+            "description": "an entity mapping (name, keys, reference, copies, references)",
+            "required": ["name", "keys", "reference"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "pattern": _NAME, "description": _NAME_HELP},
+                "keys": {"$ref": "#/$defs/columns"},
+                "reference": {"type": "string", "minLength": 1,
+                              "description": "the product that is the entity's standard"},
+                "copies": {"type": "array", "uniqueItems": True,
+                           "items": {"type": "string", "minLength": 1,
+                                     "description": "a product name"},
+                           "description": "a list of products holding a copy"},
+                "references": {"type": "array", "uniqueItems": True,
+                               "items": {"type": "string", "minLength": 1,
+                                         "description": "a product name"},
+                               "description": "a list of products naming it by its keys"},
+            },
+        },
+        "principal": {
+            "type": "object",
+            "description": "a principal mapping (name, kind, domain, roles)",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "description": "a principal name"},
+                "kind": {"enum": ["person", "service", "domain"],
+                         "description": "'person', 'service' or 'domain'"},
+                "domain": {"type": "string", "minLength": 1, "description": "a domain name"},
+                "roles": {"type": "array", "items": {"type": "string", "minLength": 1,
+                                                     "description": "a role name"},
+                          "description": "a list of role names"},
+            },
+        },
         "domain": {
             "type": "object",
             "description": "a domain mapping (name, owner, products)",
@@ -90,6 +188,8 @@ _SPEC_SCHEMA: dict[str, Any] = {
                 "contract": {"type": "string", "minLength": 1,
                              "description": "the path of an ODCS contract file, e.g. "
                                             "contracts/<product>.yaml"},
+                "table": {"type": "string", "minLength": 1,
+                          "description": "the schema object of a contract of several tables"},
                 "source": {"type": "string", "minLength": 1,
                            "description": "the path of a .csv or .parquet file"},
                 "consumers": {"type": "array", "uniqueItems": True,
@@ -220,8 +320,11 @@ def parts_from_spec(spec: dict, spec_path: Path, *, allow_outside: bool = False)
     """Check ``spec`` (read from ``spec_path``) and read its contracts.
 
     Returns ``{"name", "description", "root", "domains": [{"name", "owner", "description",
-    "products": [{"name", "contract", "description", "owner", "consumers", "source"}]}]}``,
-    each product holding its :class:`~meshkit._contracts.DataContract` and source path.
+    "products": [{"name", "contract", "description", "owner", "consumers", "source"}]}],
+    "task", "interactions", "entities", "access", "locate"}``, each product holding its
+    :class:`~meshkit._contracts.DataContract` (the named ``table:`` of a contract of several
+    tables) and source path; ``locate(path)`` gives a field's file, line and path, for the
+    checks of the declarations against the built mesh.
     """
     problem = schema_error(spec, spec_path)
     if problem is not None:
@@ -252,6 +355,17 @@ def parts_from_spec(spec: dict, spec_path: Path, *, allow_outside: bool = False)
                                 expected="a .yaml or .yml ODCS file",
                                 found=repr(contract_path.suffix or contract_path.name))
             contract = DataContract.from_yaml(contract_path)
+            if "table" in p:
+                if p["table"] not in contract.tables:
+                    raise SpecError("the contract has no such table", where=where([*at, "table"]),
+                                    expected=f"one of {', '.join(contract.tables)}",
+                                    found=repr(p["table"]))
+                contract = contract.object(p["table"])
+            elif len(contract.tables) != 1:
+                raise SpecError("the contract describes several tables: name the product's",
+                                where=where([*at, "contract"]),
+                                expected=f"table: one of {', '.join(contract.tables)}",
+                                found=f"{len(contract.tables)} tables in {p['contract']}")
             source = None
             if "source" in p:
                 source = resolve_inside(base, p["source"], allow_outside=allow_outside,
@@ -270,8 +384,59 @@ def parts_from_spec(spec: dict, spec_path: Path, *, allow_outside: bool = False)
                              "consumers": list(p.get("consumers", [])), "source": source})
         domains.append({"name": d["name"], "owner": d["owner"],
                         "description": d.get("description", ""), "products": products})
+    policy_file = None
+    if "policy" in spec:
+        for other in ("grants", "denies"):
+            if other in spec:
+                raise SpecError("a policy file and policy items in the same spec",
+                                where=where([other]),
+                                expected="either policy: <file> or grants/denies",
+                                found=f"policy: {spec['policy']} and {other}")
+        policy_file = resolve_inside(base, spec["policy"], allow_outside=allow_outside,
+                                     where=where(["policy"]))
+        if not policy_file.is_file():
+            raise SpecError("policy file not found", where=where(["policy"]),
+                            expected="a YAML policy file relative to the spec",
+                            found=f"no file at {policy_file.resolve()}")
     return {"name": spec["name"], "description": spec.get("description", ""), "root": base,
-            "domains": domains}
+            "domains": domains, "task": task_of(spec.get("task")),
+            "interactions": interactions_of(spec.get("interactions")),
+            "entities": [Entity(e["name"], list(e["keys"]), e["reference"],
+                                copies=list(e.get("copies", [])),
+                                references=list(e.get("references", [])))
+                         for e in spec.get("entities", [])],
+            "access": Access(principals=[_plain(p) for p in spec.get("principals", [])],
+                             grants=[_plain(g) for g in spec.get("grants", [])],
+                             denies=[_plain(d) for d in spec.get("denies", [])],
+                             policy_file=policy_file),
+            "locate": where}
+
+
+def _plain(value: Any) -> Any:
+    """YAML nodes (which carry their lines) as plain dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def task_of(spec: dict | None) -> Task | None:
+    """A :class:`Task` from the spec's ``task:`` mapping (already schema-checked)."""
+    if spec is None:
+        return None
+    return Task(features=list(spec["features"]), target=spec["target"],
+                kind=spec.get("kind", "binary"), products=dict(spec["products"]))
+
+
+def interactions_of(spec: dict | None) -> Interactions | None:
+    """:class:`Interactions` from the spec's ``interactions:`` mapping (schema-checked)."""
+    if spec is None:
+        return None
+    sources = {domain: InteractionSource(s["product"], user=s["user"], item=s["item"],
+                                         weight=s.get("weight"), time=s.get("time"))
+               for domain, s in spec["sources"].items()}
+    return Interactions(sources, users=spec.get("users"), items=spec.get("items"))
 
 
 # =========================================================================== write
@@ -302,7 +467,29 @@ def spec_of(mesh) -> dict:
     if mesh.description:
         spec["description"] = mesh.description
     spec["domains"] = domains
+    if mesh.task is not None:
+        spec["task"] = mesh.task.to_dict()
+    if mesh.interactions is not None:
+        spec["interactions"] = mesh.interactions.to_dict()
+    if mesh.entities:
+        spec["entities"] = [e.to_dict() for e in mesh.entities]
+    access = mesh.access
+    if access is not None and access.principals:
+        spec["principals"] = [dict(p) for p in access.principals]
+    if access is not None and access.policy_file is not None:
+        spec["policy"] = _saved_policy(mesh).as_posix()
+    elif access is not None:
+        if access.grants:
+            spec["grants"] = [dict(g) for g in access.grants]
+        if access.denies:
+            spec["denies"] = [dict(d) for d in access.denies]
     return spec
+
+
+def _saved_policy(mesh) -> Path:
+    """Where ``save`` puts the policy file, relative to the mesh folder."""
+    relative = mesh._relative_to_root(mesh.access.policy_file)
+    return relative if relative is not None else Path(mesh.access.policy_file.name)
 
 
 def save_mesh(mesh, directory: str | os.PathLike, *, allow_outside: bool = False) -> Path:
@@ -335,6 +522,12 @@ def save_mesh(mesh, directory: str | os.PathLike, *, allow_outside: bool = False
             if not (target.exists() and os.path.samefile(target, product.source)):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 atomic_copy(product.source, target)
+    policy_file = mesh.access.policy_file if mesh.access is not None else None
+    if policy_file is not None:
+        target = folder / _saved_policy(mesh)
+        if not (target.exists() and os.path.samefile(target, policy_file)):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_copy(policy_file, target)
     text = _HEADER + yaml.safe_dump(spec_of(mesh), sort_keys=False, allow_unicode=True,
                                     width=100)
     target = folder / SPEC_FILE

@@ -2,7 +2,8 @@
 
 ::
 
-    meshkit run [--scenario S] [-p name=value ...] [--out DIR] [--only NB ...]
+    meshkit run [--scenario S | --mesh MESH_YAML] [-p name=value ...] [--out DIR] [--fresh]
+                [--only NB ...]
     meshkit params        # each notebook's parameters: type, default, help
     meshkit scenarios     # the embedded scenarios
 
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="execute the notebook chain with papermill",
                               description="Execute the notebook chain into a run directory.")
     run.add_argument("--scenario", help="embedded scenario to use (see `meshkit scenarios`)")
+    run.add_argument("--mesh", metavar="MESH_YAML",
+                     help="your own mesh spec (mesh.yaml or its folder, relative to here): "
+                          "every notebook runs on it")
+    run.add_argument("--fresh", action="store_true",
+                     help="empty the run directory first (its store, record and results)")
     run.add_argument("-p", "--parameter", dest="parameters", action="append", default=[],
                      type=_name_value, metavar="NAME=VALUE",
                      help="a notebook parameter (see `meshkit params`); repeatable")
@@ -71,7 +77,8 @@ def _run(args: argparse.Namespace) -> int:
                                  expected="one -p per name", found=f"{parameters[name]!r} and {value!r}")
         parameters[name] = value
     result = run_chain(parameters, scenario=args.scenario, out=args.out, notebooks=args.notebooks,
-                       only=args.only, progress=not args.no_progress)
+                       only=args.only, progress=not args.no_progress, mesh_spec=args.mesh,
+                       fresh=args.fresh)
     print(f"run directory: {result.run_dir}")
     for name, path in result.notebooks.items():
         results = result.run_dir / name / "results.json"

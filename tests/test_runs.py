@@ -42,13 +42,15 @@ def test_ensure_published_publishes_once_and_records_the_draw(tmp_path):
     assert set(run.published()) == {"retail", "healthcare"}
 
 
-def test_ensure_published_refuses_another_draw_of_the_same_scenario(tmp_path):
+def test_ensure_published_replaces_another_draw_of_the_same_scenario(tmp_path):
+    # issue 10: changing seed or scale and re-running just works, without mixing draws
     run = RunDir(tmp_path)
     _, store = ensure_published(run, "retail", scale=0.05, seed=1)
     before = {n: store.latest_version(n) for n in store.products()}
-    with pytest.raises(RunError, match="seed=2"):
-        ensure_published(run, "retail", scale=0.05, seed=2)
-    assert {n: store.latest_version(n) for n in store.products()} == before
+    sc, store = ensure_published(run, "retail", scale=0.05, seed=2)
+    assert {n: store.latest_version(n) for n in store.products()} == before  # all at v0 again
+    assert run.published() == {"retail": {"scale": 0.05, "seed": 2}}
+    assert all(store.read(n).equals(sc.frames[n]) for n in store.products())
 
 
 def test_fresh_store_empties_the_store_and_its_record(tmp_path):

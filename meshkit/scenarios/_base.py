@@ -21,6 +21,7 @@ import polars as pl
 
 from meshkit._display import Code, Displayable, Heading, Table
 from meshkit._errors import SpecError
+from meshkit._roles import Access, InteractionSource, Interactions, Task
 
 __all__ = [
     "Task",
@@ -39,6 +40,7 @@ __all__ = [
     "person_names",
     "build_supervised",
     "build_mesh",
+    "supervised_access",
 ]
 
 #: The scenarios' data covers this calendar year.
@@ -56,93 +58,6 @@ LAST_NAMES = np.array([
     "Silva", "Tanaka", "Ulloa", "Varga", "Weber", "Xu", "Yilmaz", "Zhang", "Ahmed", "Berg",
     "Chowdhury", "Diaz",
 ])
-
-
-@dataclass(frozen=True)
-class Task:
-    """A supervised learning task carried by one product per domain.
-
-    Parameters
-    ----------
-    features : list of str
-        Numeric ``Float64`` columns without nulls, in their natural units (standardize them,
-        e.g. with federated means and deviations, before gradient training). Every training
-        product has them, so one model fits every domain.
-    target : str
-        The label column (``Int64`` 0/1 for ``kind="binary"``).
-    kind : str
-        ``"binary"`` for now.
-    products : dict of str to str
-        Domain name -> the product of that domain carrying the task, in domain order.
-
-    Examples
-    --------
-    >>> task = Task(features=["age", "bmi"], target="readmitted_30d",
-    ...             products={"north_hospital": "north_admissions"})
-    >>> task.kind, task.products["north_hospital"]
-    ('binary', 'north_admissions')
-    """
-
-    features: list[str]
-    target: str
-    kind: str = "binary"
-    products: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class InteractionSource:
-    """Where one domain keeps its user-item interactions, and which columns say what.
-
-    Parameters
-    ----------
-    product : str
-        The product holding the interactions (one row per event).
-    user, item : str
-        Integer columns: the user and the item (ids ``0 .. n - 1``).
-    weight : str, optional
-        A column grading the interaction (quantity, rating); ``None`` for implicit feedback.
-    time : str, optional
-        The timestamp column of the event.
-
-    Examples
-    --------
-    >>> InteractionSource("purchases", user="user_id", item="item_id", time="ordered_at").weight
-    """
-
-    product: str
-    user: str = "user_id"
-    item: str = "item_id"
-    weight: str | None = None
-    time: str | None = None
-
-
-@dataclass(frozen=True)
-class Interactions:
-    """The interactions a recommender learns from: one source per domain.
-
-    Parameters
-    ----------
-    sources : dict of str to InteractionSource
-        Domain name -> where that domain keeps its interactions.
-    users, items : str, optional
-        Products listing every user / item (by the sources' user / item column), which size
-        the recommender beyond the ids seen in interactions.
-
-    Examples
-    --------
-    >>> spec = Interactions({"orders": InteractionSource("purchases")}, items="items")
-    >>> spec.products, spec.items
-    (['purchases'], 'items')
-    """
-
-    sources: dict[str, InteractionSource]
-    users: str | None = None
-    items: str | None = None
-
-    @property
-    def products(self) -> list[str]:
-        """The interaction products, in domain order."""
-        return [source.product for source in self.sources.values()]
 
 
 @dataclass(frozen=True, repr=False)
@@ -183,6 +98,18 @@ class Scenario(Displayable):
     interactions: Interactions | None = None
     scale: float = 1.0
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        # the mesh declares what it means for training; the scenario reads it from there
+        for name in ("task", "interactions"):
+            declared = getattr(self.mesh, name, None)
+            given = getattr(self, name)
+            if given is None:
+                object.__setattr__(self, name, declared)
+            elif declared is not None and declared != given:
+                raise SpecError(f"the scenario's {name} differs from its mesh's",
+                                where=f"scenario {self.name!r}", expected=repr(declared),
+                                found=repr(given))
 
     @property
     def training_products(self) -> list[str]:
@@ -345,11 +272,13 @@ def person_names(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarr
 # --------------------------------------------------------------------------- meshes
 
 
-def build_mesh(name: str, description: str, domains: list[dict], contracts: dict[str, dict]):
+def build_mesh(name: str, description: str, domains: list[dict], contracts: dict[str, dict],
+               **declarations):
     """Build a :class:`~meshkit._mesh.Mesh` from domain dicts and contract dicts.
 
     ``domains`` items: ``{"name", "owner", "description", "products": [{"name",
-    "description", "consumers"}]}``; ``contracts`` maps product name to an ODCS dict.
+    "description", "consumers"}]}``; ``contracts`` maps product name to an ODCS dict;
+    ``declarations`` are the mesh's ``task``, ``interactions``, ``entities`` and ``access``.
     """
     from meshkit._contracts import DataContract
     from meshkit._mesh import DataProduct, Domain, Mesh
@@ -368,7 +297,7 @@ def build_mesh(name: str, description: str, domains: list[dict], contracts: dict
         ]
         built.append(Domain(name=domain["name"], owner=domain["owner"],
                             description=domain["description"], products=products))
-    return Mesh(name=name, description=description, domains=built)
+    return Mesh(name=name, description=description, domains=built, **declarations)
 
 
 # --------------------------------------------------------------------------- supervised
@@ -434,6 +363,16 @@ class SupervisedSpec:
     populations: list[DomainPopulation]
     extra_columns: Any  # callable(rng, population, n) -> dict column name -> values
     extra_properties: list[dict] = field(default_factory=list)
+
+
+def supervised_access(domains: list[str]) -> Access:
+    """Who may read what in a supervised scenario: an analyst (``ana``) of the second domain,
+    the first domain's consumer, and, with four domains or more, the last domain open to
+    analysts."""
+    grants = ([{"id": f"{domains[-1]}-open", "role": "analyst", "domain": domains[-1],
+                "action": "read"}] if len(domains) >= 4 else [])
+    return Access(principals=[{"name": "ana", "kind": "person", "domain": domains[1],
+                               "roles": ["analyst"]}], grants=grants)
 
 
 def _draw(rng: np.random.Generator, feature: Feature, params: tuple, n: int) -> np.ndarray:
@@ -524,7 +463,10 @@ def build_supervised(spec: SupervisedSpec, scale: float, seed: int):
             }],
         })
 
-    mesh = build_mesh(spec.scenario, spec.description, domains, contracts)
+    task = Task(features=names, target=spec.target, kind="binary",
+                products={p.domain: p.product for p in spec.populations})
+    mesh = build_mesh(spec.scenario, spec.description, domains, contracts, task=task,
+                      access=supervised_access(all_domains))
     truth = {
         "feature_names": names,
         "coefficients": weights / spread,
@@ -536,7 +478,5 @@ def build_supervised(spec: SupervisedSpec, scale: float, seed: int):
         "sizes": sizes,
         "positive_rates": rates,
     }
-    task = Task(features=names, target=spec.target, kind="binary",
-                products={p.domain: p.product for p in spec.populations})
     return Scenario(name=spec.scenario, mesh=mesh, frames=frames, truth=truth, task=task,
                     scale=scale, seed=seed)

@@ -44,7 +44,9 @@ README = """\
 Each folder is one embedded scenario of `meshkit.scenarios`, written by
 `python -m meshkit.scenarios export data/` (do not edit by hand; a test checks they match):
 
-- `mesh.yaml`: the mesh spec (domains, owners, data products, consumers).
+- `mesh.yaml`: the mesh spec (domains, owners, data products, consumers) and what the
+  later notebooks read from it: the supervised `task`, the recommender's `interactions`,
+  the `entities` several domains hold, and the `principals` and `grants` of security.
 - `contracts/<product>.yaml`: one ODCS v3.1 data contract per product.
 - `samples/<product>.csv` or `.parquet`: {rows} rows of each product, the files the spec's
   `source:` fields point at.
@@ -53,10 +55,13 @@ To bring your own data, copy a folder, point each product's `source:` at your CS
 Parquet file (paths are relative to `mesh.yaml`), adjust the contracts, and load it:
 
 ```python
-from meshkit._mesh import Mesh
+from meshkit import Mesh
 mesh = Mesh.load("my_mesh/mesh.yaml")
 frame = mesh.read_source("purchases")
 ```
+
+or run the whole chain on it: `meshkit run --mesh my_mesh/mesh.yaml`. A step whose needs
+your spec does not declare (no `task`, say) is skipped with its reason in `results.json`.
 """.format(rows=SAMPLE_ROWS)
 
 _OWN_SUFFIXES = {"contracts": (".yaml", ".yml"), "samples": (".csv", ".parquet")}

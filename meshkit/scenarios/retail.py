@@ -37,12 +37,14 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from meshkit._roles import Access, Entity
 from meshkit.scenarios._base import (
     InteractionSource, Interactions, Scenario, Task, build_mesh, check_scale, column,
     contract_dict, person_names, scaled_size, sequential_ids, timestamps, YEAR_START,
 )
 
-__all__ = ["build", "CATEGORIES", "LATENT_DIM", "EVENT_TYPES", "COUNTRIES", "TASK", "INTERACTIONS"]
+__all__ = ["build", "CATEGORIES", "LATENT_DIM", "EVENT_TYPES", "COUNTRIES", "TASK", "INTERACTIONS",
+           "ENTITIES", "ACCESS"]
 
 LATENT_DIM = 8
 N_USERS = 2000
@@ -68,6 +70,18 @@ INTERACTIONS = Interactions(
              "clickstream": InteractionSource("page_views", user="user_id", item="item_id",
                                               time="viewed_at")},
     users="customer_profiles", items="items")
+#: The entities several domains hold: customers and items, named by orders and clickstream.
+ENTITIES = [
+    Entity("customer", keys=["user_id"], reference="customer_profiles",
+           references=["purchases", "page_views"]),
+    Entity("item", keys=["item_id"], reference="items",
+           references=["purchases", "page_views"]),
+]
+#: An analyst of the orders domain, and the catalog open to analysts.
+ACCESS = Access(principals=[{"name": "ana", "kind": "person", "domain": "orders",
+                             "roles": ["analyst"]}],
+                grants=[{"id": "catalog-open", "role": "analyst", "domain": "catalog",
+                         "action": "read"}])
 
 
 def _sample_items(rng: np.random.Generator, users: np.ndarray, logits: np.ndarray) -> np.ndarray:
@@ -316,7 +330,8 @@ def build(scale: float = 1.0, seed: int = 42) -> Scenario:
               "page_views": page_views, "view_outcomes": outcomes["view_outcomes"],
               "customer_profiles": customers, "items": items}
     mesh = build_mesh("retail", "A web shop: orders, clickstream, customers and catalog over "
-                      "the same users and items.", _DOMAINS, _contracts())
+                      "the same users and items.", _DOMAINS, _contracts(), task=TASK,
+                      interactions=INTERACTIONS, entities=ENTITIES, access=ACCESS)
     truth = {
         "user_factors": user_factors,
         "item_factors": item_factors,
@@ -328,5 +343,5 @@ def build(scale: float = 1.0, seed: int = 42) -> Scenario:
         "n_users": n_users,
         "n_items": n_items,
     }
-    return Scenario(name="retail", mesh=mesh, frames=frames, truth=truth, task=TASK,
-                    interactions=INTERACTIONS, scale=scale, seed=seed)
+    return Scenario(name="retail", mesh=mesh, frames=frames, truth=truth, scale=scale,
+                    seed=seed)

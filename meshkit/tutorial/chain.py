@@ -321,9 +321,29 @@ def _failure(notebook: str, output: Path, exc: Exception) -> RunError:
                     notebook=notebook, cell=None, output=output)
 
 
+def _check_run_holds(run: RunDir, parameters: dict[str, Any], fresh: bool) -> None:
+    """Refuse to run another mesh into a run directory that holds one (unless ``fresh``)."""
+    published = run.published()
+    if fresh:
+        run.clear_draw()
+        return
+    spec = parameters.get("mesh_spec") or None
+    for name, held in published.items():
+        if held.get("mesh_spec") != spec:
+            wanted = f"mesh from {spec}" if spec else "an embedded scenario"
+            what = (f"mesh {name!r} from {held['mesh_spec']}" if held.get("mesh_spec")
+                    else f"scenario {name!r}")
+            raise RunError("the run directory holds another mesh; mixing the two would give "
+                           "silently inconsistent data", where=str(run.path),
+                           expected=f"{wanted}: a new run directory (meshkit run --out NEW), "
+                                    "or this one emptied first (meshkit run --fresh)",
+                           found=what)
+
+
 def run_chain(parameters: dict[str, Any] | None = None, *, scenario: str | None = None,
               out: str | os.PathLike | None = None, notebooks: str | os.PathLike | None = None,
-              only: list[str] | str | None = None, progress: bool = True) -> ChainResult:
+              only: list[str] | str | None = None, progress: bool = True,
+              mesh_spec: str | os.PathLike | None = None, fresh: bool = False) -> ChainResult:
     """Execute the notebook chain with papermill.
 
     Parameters
@@ -342,6 +362,15 @@ def run_chain(parameters: dict[str, Any] | None = None, *, scenario: str | None 
         Run only these notebooks (names such as ``"03_aggregation"`` or prefixes ``"03"``).
     progress : bool, default True
         Show papermill's progress bar per notebook, named ``[i/n] <notebook>``.
+    mesh_spec : str or Path, optional
+        Shorthand for ``parameters["mesh_spec"]``: a user's ``mesh.yaml`` (or its folder).
+        Either way it is resolved from the current directory and every notebook declaring
+        ``mesh_spec`` receives the absolute path; an unreadable path is a
+        :class:`~meshkit.SpecError` naming the absolute path tried.
+    fresh : bool, default False
+        Empty the run directory's store, its record and every ``results.json`` first.
+        Without it, a run directory holding another mesh (a user's, or a scenario when a
+        user's mesh is asked for) is refused before anything runs.
 
     Returns
     -------
@@ -379,12 +408,24 @@ def run_chain(parameters: dict[str, Any] | None = None, *, scenario: str | None 
                                  expected=f"one of {', '.join(SCENARIOS)}",
                                  found=repr(parameters["scenario"]))
 
+    if mesh_spec is not None:
+        if parameters.get("mesh_spec") and parameters["mesh_spec"] != mesh_spec:
+            raise ParameterError("the mesh spec is given twice with different values",
+                                 where="parameter 'mesh_spec'", expected=repr(str(mesh_spec)),
+                                 found=repr(parameters["mesh_spec"]))
+        parameters["mesh_spec"] = mesh_spec
+    if parameters.get("mesh_spec"):
+        from meshkit.tutorial.user_mesh import resolve_spec_path
+
+        parameters["mesh_spec"] = str(resolve_spec_path(parameters["mesh_spec"]))
+
     chain = _select(folder, only)
     declared = {name: notebook_parameters(folder / f"{name}.ipynb") for name in chain}
     given = check_parameters(parameters, declared)
 
     run = RunDir(Path(out) if out is not None else _fresh_run_path(Path("runs")))
     run_path = run.path.resolve()
+    _check_run_holds(run, parameters, fresh)
     result = ChainResult(run_dir=run_path)
     for position, name in enumerate(chain, start=1):
         output = run_path / f"{name}.ipynb"

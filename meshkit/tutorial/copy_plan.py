@@ -109,8 +109,9 @@ class CopyPlan(Displayable):
 
 
 def default_reference(mesh) -> str:
-    """The product that stands as the standard: among products whose contract declares a
-    primary key, the one with the most PII columns (first in mesh order on ties).
+    """The product that stands as the standard: the reference of the first entity the mesh
+    declares; without entities, among products whose contract declares a primary key, the
+    one with the most PII columns (first in mesh order on ties).
 
     Examples
     --------
@@ -118,6 +119,9 @@ def default_reference(mesh) -> str:
     >>> default_reference(load_scenario("retail", scale=0.05).mesh)
     'customer_profiles'
     """
+    entities = getattr(mesh, "entities", None)
+    if entities:
+        return entities[0].reference
     keyed = [p for p in mesh.products()
              if p.contract is not None and p.contract.primary_key]
     if not keyed:
@@ -159,10 +163,12 @@ def plan_copy(mesh, data, *, reference: str = "", keys: str | Sequence[str] = ""
         Default :func:`default_reference`; a product the mesh lacks is a
         :class:`~meshkit._errors.SpecError`.
     keys : str or list of str
-        The entity key column(s); default (empty) the contract's primary key.
+        The entity key column(s); default (empty) the keys of the entity the mesh declares
+        with ``reference`` as its reference, else the contract's primary key.
     stale_product : str
         Default ``<reference>_at_<first consumer domain>`` (``<reference>_copy`` when it has
-        no consumer); must not be a product of the mesh.
+        no consumer; ``_stale`` appended while the mesh has a product of that name, such as a
+        declared copy); a given name must not be a product of the mesh.
     stale_column, type_column, shift_column : str
         Default :func:`~meshkit.tutorial.inject.default_columns` of the reference.
     narrowed_column : str
@@ -179,6 +185,8 @@ def plan_copy(mesh, data, *, reference: str = "", keys: str | Sequence[str] = ""
     frame = _read(data, reference)
     if keys:
         key_list = [_column(k, frame, "keys") for k in as_keys(keys)]
+    elif declared := [e for e in getattr(mesh, "entities", ()) if e.reference == reference]:
+        key_list = list(declared[0].keys)
     else:
         key_list = list(contract.primary_key) if contract is not None else []
         if not key_list:
@@ -189,6 +197,8 @@ def plan_copy(mesh, data, *, reference: str = "", keys: str | Sequence[str] = ""
     if not stale_product:
         consumers = [c for c in product.consumers if c != product.domain]
         stale_product = f"{reference}_at_{consumers[0]}" if consumers else f"{reference}_copy"
+        while stale_product in names:  # the mesh already holds a copy of that name
+            stale_product += "_stale"
     if stale_product in names:
         raise ConsistencyError("the stale copy would replace a product of the mesh",
                                where="stale_product", expected="a new product name",

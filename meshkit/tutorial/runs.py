@@ -85,11 +85,32 @@ class RunDir:
         return self._read_json(self.path / _PUBLISHED, {})
 
     def record_published(self, name: str, **origin) -> None:
-        """Record that the store holds mesh ``name`` drawn with ``origin`` (e.g. scale, seed)."""
+        """Record that the store holds mesh ``name`` drawn with ``origin`` (e.g. scale, seed).
+
+        A user's mesh is recorded by its spec (``mesh_spec=``): the absolute path (a relative
+        one is taken from the current directory) and a SHA-256 of its files, computed here
+        unless given as ``sha256``.
+        """
+        if origin.get("mesh_spec"):
+            from meshkit.tutorial.user_mesh import resolve_spec_path, spec_digest
+
+            spec = resolve_spec_path(origin["mesh_spec"])
+            if "sha256" not in origin:
+                from meshkit._mesh import Mesh
+
+                origin["sha256"] = spec_digest(Mesh.load(spec))
+            origin["mesh_spec"] = str(spec)
         published = self.published()
         published[name] = _to_json(origin)
         atomic_write_text(self.path / _PUBLISHED,
                           json.dumps(published, indent=2, sort_keys=True) + "\n")
+
+    def clear_draw(self) -> None:
+        """Remove the store, its record and every notebook's ``results.json``: what a new
+        draw (another seed or scale, changed files) replaces."""
+        self.fresh_store()
+        for results in self.path.glob("*/results.json"):
+            results.unlink()
 
     def folder(self, notebook: str) -> Path:
         """The folder for one notebook's artifacts (created on demand)."""
@@ -101,6 +122,33 @@ class RunDir:
         """Write ``<run>/<notebook>/results.json`` atomically and return its path."""
         text = json.dumps(_to_json(results), indent=2, sort_keys=True) + "\n"
         return atomic_write_text(self.folder(notebook) / "results.json", text)
+
+    def write_skipped(self, notebook: str, source, step: str | None = None) -> str | None:
+        """Record in ``results.json`` why ``notebook`` (or its ``step``) cannot run on
+        ``source``'s mesh, and return the one-line reason; ``None`` (nothing written) when
+        it can run (see :func:`~meshkit.tutorial.user_mesh.skip_reason`).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from meshkit.scenarios import load_scenario
+        >>> run = RunDir(tempfile.mkdtemp())
+        >>> run.write_skipped("03_aggregation", load_scenario("finance", scale=0.1),
+        ...                   "recommender")
+        "mesh 'finance' declares no interactions: no recommender to train"
+        >>> run.read_results("03_aggregation")["skipped"]["recommender"][:14]
+        "mesh 'finance'"
+        """
+        from meshkit.tutorial.user_mesh import skip_reason
+
+        reason = skip_reason(source, step or notebook)
+        if reason is not None:
+            results = self.read_results(notebook)
+            skipped = results.get("skipped") if isinstance(results.get("skipped"), dict) else {}
+            results.update({"mesh": source.name,
+                            "skipped": {**skipped, (step or notebook): reason}})
+            self.write_results(notebook, results)
+        return reason
 
     def read_results(self, notebook: str) -> dict:
         """Read a notebook's ``results.json``; ``{}`` when that notebook has not run here."""
@@ -118,33 +166,81 @@ class RunDir:
                            found=f"{exc.msg} at line {exc.lineno}") from exc
 
 
-def ensure_published(run: RunDir, scenario: str = "retail", *, scale: float = 1.0, seed: int = 42):
-    """Return ``(scenario, store)`` with every product of the scenario published in the run.
+def _refuse_other(held: str, wanted: str) -> RunError:
+    return RunError("the run directory holds another mesh; mixing the two would give "
+                    "silently inconsistent data", where="run directory",
+                    expected=f"{wanted}: a new run directory (meshkit run --out NEW), or this "
+                             "one emptied first (meshkit run --fresh, or run.fresh_store())",
+                    found=held)
 
-    Products already in the run's store are left as they are, so notebooks can call this
-    freely; the first call publishes version 0 of each product. Several scenarios may share
-    a store (their product names differ), but one scenario is drawn once per run.
+
+def _describe(name: str, origin: dict) -> str:
+    if "mesh_spec" in origin:
+        return f"mesh {name!r} from {origin['mesh_spec']}"
+    return f"scenario {name!r} (" + ", ".join(f"{k}={v}" for k, v in sorted(origin.items())) + ")"
+
+
+def ensure_published(run: RunDir, scenario: str = "retail", *, scale: float = 1.0, seed: int = 42,
+                     mesh_spec: str | os.PathLike | None = None):
+    """Return ``(source, store)`` with every product of the mesh published in the run.
+
+    ``source`` is the embedded :class:`~meshkit.scenarios.Scenario` (``mesh_spec`` empty),
+    or, with ``mesh_spec``, the user's mesh (:class:`~meshkit.tutorial.user_mesh.UserMesh`:
+    the same interface, built only from the user's spec and files, each product validated
+    with its per-check quality report). Products already in the run's store are left as they
+    are, so notebooks can call this freely; the first call publishes version 0 of each.
+
+    The run directory records what it holds (``published.json``): a scenario's draw (scale,
+    seed), or a user's mesh (the spec's absolute path and a SHA-256 of its files). Several
+    scenarios may share a store (their product names differ). Asking for the same scenario
+    with another scale or seed, or for the same spec whose files changed, replaces the
+    previous draw: the store and every notebook's ``results.json`` are removed first, so
+    two draws are never mixed.
+
+    Parameters
+    ----------
+    run : RunDir
+    scenario : str, default "retail"
+        The embedded scenario, when ``mesh_spec`` is empty.
+    scale, seed
+        The scenario's draw (ignored with ``mesh_spec``).
+    mesh_spec : str or Path, optional
+        A user's ``mesh.yaml`` (or its folder), relative to the current directory or absolute.
 
     Raises
     ------
     RunError
-        The run's store holds this scenario drawn with another scale or seed (or from a
-        user's mesh spec); mixing the two would give silently inconsistent data.
+        The run directory holds another mesh (a user's, or a scenario when a user's mesh is
+        asked for); the message gives the way out (a new ``--out``, or ``--fresh``).
+    SpecError, DataError, QualityError
+        From reading the user's mesh (:func:`~meshkit.tutorial.user_mesh.load_user_mesh`);
+        nothing is published.
     """
-    from meshkit.scenarios import load_scenario
+    published = run.published()
+    if mesh_spec:
+        from meshkit.tutorial.user_mesh import load_user_mesh
 
-    origin = {"scale": float(scale), "seed": int(seed)}
-    recorded = run.published().get(scenario)
-    if recorded is not None and recorded != origin:
-        raise RunError("the run's store already holds this scenario drawn differently",
-                       where=f"run directory, scenario {scenario!r}",
-                       expected=f"scale={origin['scale']}, seed={origin['seed']} "
-                                "(or another run_dir)",
-                       found=", ".join(f"{k}={v}" for k, v in sorted(recorded.items())))
-    sc = load_scenario(scenario, scale=scale, seed=seed)
+        source = load_user_mesh(mesh_spec)
+        origin = source.origin()
+        for name, held in published.items():
+            if held.get("mesh_spec") != origin["mesh_spec"]:
+                raise _refuse_other(_describe(name, held), _describe(source.name, origin))
+        if published and published.get(source.name) != origin:
+            run.clear_draw()  # the same spec, its files changed: a new draw
+    else:
+        from meshkit.scenarios import load_scenario
+
+        origin = {"scale": float(scale), "seed": int(seed)}
+        users = [(n, o) for n, o in published.items() if "mesh_spec" in o]
+        if users:
+            raise _refuse_other(_describe(*users[0]), _describe(scenario, origin))
+        recorded = published.get(scenario)
+        if recorded is not None and recorded != origin:
+            run.clear_draw()  # another draw of the scenario replaces the previous one
+        source = load_scenario(scenario, scale=scale, seed=seed)
     store = run.store
-    for product in sc.mesh.products():
+    for product in source.mesh.products():
         if not store.exists(product.name):
-            store.publish(product, sc.frames[product.name])
-    run.record_published(scenario, **origin)
-    return sc, store
+            store.publish(product, source.frames[product.name])
+    run.record_published(source.name, **origin)
+    return source, store

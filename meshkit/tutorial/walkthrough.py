@@ -5,7 +5,9 @@ from the mesh's domains, products and PII columns: the product a consumer asks f
 with the most PII columns), the consumer's domain (the product's first consumer), the columns
 asked for and the PII column tokenized in the grant, a column outside it, a product nobody
 granted, and the default principals and grants (a domain-wide grant to analysts, and an
-expired, filtered grant for a reporting service).
+expired, filtered grant for a reporting service). The principals and grants the mesh
+declares (``principals:``, ``grants:`` or ``policy:`` of its spec) replace the derived ones
+of the same name or id and join the others.
 
 Examples
 --------
@@ -131,6 +133,14 @@ def _median_filter(frames, name: str, column: str) -> str | None:
     return f"{column} > {value}"
 
 
+def _merged(derived: list[dict], declared: list[dict], key: str) -> list[dict]:
+    """``derived`` with each item the mesh declares under the same ``key`` replaced by the
+    declared one, and the other declared items after them."""
+    by_key = {item.get(key): dict(item) for item in declared}
+    merged = [by_key.pop(item.get(key), item) for item in derived]
+    return merged + list(by_key.values())
+
+
 def plan_walkthrough(mesh, frames=None, *, product: str = "",
                      expired: str = "2026-05-31T00:00:00+00:00") -> Walkthrough:
     """Derive the walk-through from ``mesh`` (and, optionally, its ``frames``).
@@ -143,8 +153,8 @@ def plan_walkthrough(mesh, frames=None, *, product: str = "",
         with the most distinct values (an e-mail, a record number) and the reporting grant
         filters rows on a median; without frames, the first PII column and no filter.
     product : str
-        The product asked for; empty: the one with the most PII columns (first in mesh order
-        on ties).
+        The product asked for; empty: the one with the most PII columns (on ties, the
+        reference of an entity the mesh declares, else the first in mesh order).
     expired : str
         When the reporting service's grant expired (ISO 8601).
     """
@@ -156,8 +166,10 @@ def plan_walkthrough(mesh, frames=None, *, product: str = "",
                             found=f"{domains}")
     if product:
         info = as_product_info(mesh.product(product))  # SpecError names the products
-    else:
-        info = max(infos, key=lambda i: len(i.pii_columns))
+    else:  # a declared entity's reference before its copies, on ties
+        references = [e.reference for e in getattr(mesh, "entities", ())]
+        ordered = sorted(infos, key=lambda i: i.name not in references)
+        info = max(ordered, key=lambda i: len(i.pii_columns))
     mesh_product = mesh.product(info.name)
     consumers = [d for d in getattr(mesh_product, "consumers", ()) if d in domains
                  and d != info.domain]
@@ -199,6 +211,10 @@ def plan_walkthrough(mesh, frames=None, *, product: str = "",
     principals = [{"name": ANALYST, "kind": "person", "domain": consumer, "roles": ["analyst"]},
                   {"name": SERVICE, "kind": "service", "domain": consumer,
                    "roles": ["reporting"]}]
+    access = getattr(mesh, "access", None)
+    if access is not None and not access.is_empty():  # what the mesh declares comes first
+        principals = _merged(principals, access.principals, "name")
+        grants = _merged(grants, access.policy_dict()["grants"], "id")
     return Walkthrough(
         product=info.name, consumer_domain=consumer, request_columns=request,
         masks={tokenized: "tokenize"} if tokenized else {},
