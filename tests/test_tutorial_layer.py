@@ -81,7 +81,21 @@ def test_private_runs_report_epsilon_and_metrics_per_noise_level():
     assert [r["noise_multiplier"] for r in rows] == [0.5, 4.0]
     assert rows[0]["epsilon"] > rows[1]["epsilon"] > 0  # more noise, less privacy loss
     assert {"accuracy", "auc", "log_loss"} <= set(rows[0])
+    assert all(r["private"] for r in rows)  # noise from the OS CSPRNG
     assert private_runs(setup, [], clip_norm=0.5, rounds=3) == []
+    # epsilon is dp-accounting's for 3 rounds, all domains sampled (fraction 1)
+    from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent, SelfComposedDpEvent
+    from dp_accounting.rdp import RdpAccountant
+    accountant = RdpAccountant()
+    accountant.compose(SelfComposedDpEvent(PoissonSampledDpEvent(1.0, GaussianDpEvent(0.5)), 3))
+    assert rows[0]["epsilon"] == round(accountant.get_epsilon(1e-5), 2)
+    # fewer sampled per round: a smaller sampling rate, less privacy loss
+    sampled = private_runs(setup, [0.5], clip_norm=0.5, rounds=3, seed=1, num_sampled=1)
+    assert sampled[0]["epsilon"] < rows[0]["epsilon"]
+    # seeded noise is labelled not private and repeats exactly
+    seeded = [private_runs(setup, [0.5], clip_norm=0.5, rounds=3, seed=1, noise_seed=7)[0]
+              for _ in range(2)]
+    assert seeded[0] == seeded[1] and not seeded[0]["private"]
 
 
 def test_rounded_keeps_non_floats():
@@ -112,7 +126,19 @@ def test_compare_copy_equals_the_library_call_in_each_mode(copy_pair, mode):
     else:
         expected = mk.consistency(source, copy, threshold=0.9, keys="user_id",
                                   names=("ref", "copy"))
-    assert report.score == expected.score and report.consistent == expected.consistent
+    assert report.consistent == expected.consistent
+    assert report.similarity.mode == expected.similarity.mode
+    assert report.similarity.weights == expected.similarity.weights
+    if mode == "exact":
+        assert report.score == expected.score
+    else:  # KLL sketches are randomized: equal on the exact layers, close on the estimated one
+        mine, theirs = report.similarity.layers, expected.similarity.layers
+        assert list(mine) == list(theirs)
+        for name in mine:
+            if mine[name].estimated:
+                assert mine[name].score == pytest.approx(theirs[name].score, abs=0.02)
+            else:
+                assert mine[name].score == theirs[name].score
     with pytest.raises(mk.ConsistencyError, match="mode"):
         compare_copy(source, copy, keys="user_id", threshold=0.9, mode="approximate")
 
