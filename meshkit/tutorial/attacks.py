@@ -24,7 +24,8 @@ from meshkit._errors import (AuthenticationError, AuthorizationError, IntegrityE
                             MeshkitError, SecurityError)
 
 __all__ = ["Outcome", "Outcomes", "attempt", "flipped_byte", "swapped_file", "edited_entry",
-           "outcomes_table", "unsigned_token"]
+           "deleted_file", "truncated_log", "publish_concurrently", "outcomes_table",
+           "unsigned_token"]
 
 _LAYER = {AuthenticationError: "authentication", AuthorizationError: "authorization",
           IntegrityError: "encryption/integrity"}
@@ -177,6 +178,78 @@ def edited_entry(path, index: int, changes: dict):
         yield path
     finally:
         path.write_bytes(original)
+
+
+@contextmanager
+def deleted_file(path):
+    """Move ``path`` aside (a deleted data file) for the ``with`` block only, then put it back.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "part-0.parquet"; _ = f.write_bytes(b"data")
+    >>> with deleted_file(f):
+    ...     f.exists()
+    False
+    >>> f.read_bytes()
+    b'data'
+    """
+    path = Path(path)
+    aside = path.with_name(path.name + ".deleted")
+    path.rename(aside)
+    try:
+        yield path
+    finally:
+        aside.rename(path)
+
+
+@contextmanager
+def truncated_log(path, size: int):
+    """Cut a JSON-lines audit log and its ``.checkpoints`` file back to their first ``size``
+    entries (and the checkpoints of at most ``size`` entries) for the ``with`` block only:
+    what an attacker who can write the files does to hide the newest entries. The cut log
+    still agrees with itself; only a witness that saw it longer finds the cut.
+    """
+    import json
+
+    path = Path(path)
+    checkpoints = path.with_name(path.name + ".checkpoints")
+    originals = {p: p.read_bytes() for p in (path, checkpoints) if p.exists()}
+    entries = originals[path].split(b"\n")
+    path.write_bytes(b"".join(line + b"\n" for line in entries[:size] if line))
+    if checkpoints in originals:
+        kept = [line for line in originals[checkpoints].split(b"\n")
+                if line and json.loads(line)["size"] <= size]
+        checkpoints.write_bytes(b"".join(line + b"\n" for line in kept))
+    try:
+        yield path
+    finally:
+        for p, data in originals.items():
+            p.write_bytes(data)
+
+
+def publish_concurrently(store, product, frames, who) -> list[int]:
+    """Publish each of ``frames`` to ``product`` at the same moment, one thread each.
+
+    The publishers start together (a barrier) and race for the product's next Delta
+    version; the store retries a commit that loses the race onto the newer version.
+
+    Returns
+    -------
+    list of int
+        The version each publisher was told, in the order of ``frames``.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(len(frames))
+
+    def publish(frame):
+        start.wait()
+        return store.publish(product, frame, who).version
+
+    with ThreadPoolExecutor(max_workers=len(frames)) as pool:
+        return list(pool.map(publish, frames))
 
 
 def outcomes_table(outcomes):

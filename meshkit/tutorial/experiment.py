@@ -18,8 +18,8 @@ from meshkit._federation.models import Model, make_model
 from meshkit._federation.recommender import MatrixFactorization
 from meshkit.tutorial.recommender import interaction_datasets
 
-__all__ = ["Setup", "prepare", "prepare_recommender", "compare_strategies", "domain_datasets",
-           "private_runs", "recommender_comparison"]
+__all__ = ["Setup", "prepare", "prepare_recommender", "compare_strategies", "strategy_table",
+           "domain_datasets", "private_runs", "secure_against_plain", "recommender_comparison"]
 
 
 @dataclass(repr=False)
@@ -146,6 +146,66 @@ def compare_strategies(setup: Setup, strategies: dict, **run_options) -> tuple[l
         rows.append({"strategy": label, **{k: round(v, 4) for k, v in history.final.items()}, "note": ""})
         curves[label] = history.metric(setup.metric)
     return rows, curves
+
+
+def strategy_table(rows: list[dict]):
+    """The rows of :func:`compare_strategies` as a frame; the ``note`` column only when a
+    strategy could not run (it says why).
+
+    Examples
+    --------
+    >>> strategy_table([{"strategy": "FedAvg", "accuracy": 0.8, "note": ""}]).columns
+    ['strategy', 'accuracy']
+    >>> strategy_table([{"strategy": "Krum(f=1)", "accuracy": None, "note": "needs 5"}]).columns
+    ['strategy', 'accuracy', 'note']
+    """
+    import polars as pl
+
+    frame = pl.DataFrame(rows)
+    if "note" in frame.columns and not any(frame["note"].to_list()):
+        frame = frame.drop("note")
+    return frame
+
+
+def secure_against_plain(thetas: dict, weights: dict) -> dict:
+    """FedAvg of the same parameters in the clear and under secure aggregation.
+
+    Parameters
+    ----------
+    thetas : dict of str to list of ndarray
+        Each domain's parameters.
+    weights : dict of str to float
+        Each domain's weight (its number of examples).
+
+    Returns
+    -------
+    dict
+        ``domains``, ``max_difference`` (the largest coordinate difference between the two
+        results), ``error_bound`` (the fixed-point bound secure aggregation states for this
+        sum, :class:`~meshkit._federation.secagg.SecureAggregation`'s ``reports_``) and
+        ``within_bound``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = secure_against_plain({"a": [np.array([1.0, 2.0])], "b": [np.array([3.0, 6.0])],
+    ...                             "c": [np.array([0.0, 1.0])]}, {"a": 1, "b": 3, "c": 2})
+    >>> out["domains"], out["within_bound"]
+    (3, True)
+    """
+    from meshkit._federation.aggregation import aggregate
+    from meshkit._federation.secagg import SecureAggregation
+    from meshkit._federation.strategies import FedAvg
+
+    names = list(thetas)
+    plain = aggregate(thetas, weights)
+    secure = aggregate(thetas, weights, secure=True)
+    stated = SecureAggregation(FedAvg())
+    stated.aggregate_fit(1, None, [(list(thetas[n]), weights[n]) for n in names])
+    bound = float(stated.reports_[0]["error_bound"])
+    diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(plain, secure))
+    return {"domains": len(names), "max_difference": diff, "error_bound": bound,
+            "within_bound": diff <= bound}
 
 
 def domain_datasets(scenario, *, test_size: float = 0.25, seed: int = 0,
