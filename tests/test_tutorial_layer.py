@@ -362,3 +362,15 @@ def test_truncated_log_is_found_only_by_a_witness_and_restored(tmp_path):
         assert not witnessed.ok and "cut back" in str(witnessed)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     assert mk.AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id, witness=witness).ok
+
+
+@pytest.mark.slow
+def test_two_publisher_processes_each_get_their_own_readable_version(tmp_path):
+    from meshkit.tutorial.attacks import demo_store, publish_concurrently
+
+    versions = publish_concurrently(tmp_path / "secure", seed=4, publishers=2)
+    assert sorted(versions.values()) == [0, 1]  # never two publishers told the same version
+    _, store, owner = demo_store(tmp_path / "secure", seed=4)
+    for publisher, version in versions.items():
+        assert store.read("notes", owner, version=version)["id"].to_list() == [publisher]
+    assert store.history("notes")["version"].to_list() == [1, 0]
