@@ -29,6 +29,8 @@ def test_strategy_and_recommender_bars():
     rows = [{"strategy": "FedAvg", "accuracy": 0.8}, {"strategy": "Krum", "accuracy": 0.7}]
     fig = strategy_bars(rows)
     assert [p.get_width() for p in fig.axes[0].patches] == [0.8, 0.7]
+    lo, hi = fig.axes[0].get_xlim()
+    assert lo == 0.0 and hi > 0.8  # from 0: the bars' lengths compare as the values do
     rec = [{"setting": s, "domain": d, "hr@10": h, "ndcg@10": h / 2}
            for s, h in (("local", 0.3), ("federated", 0.5)) for d in ("orders", "clickstream")]
     fig = recommender_bars(rec)

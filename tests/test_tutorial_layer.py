@@ -17,9 +17,10 @@ from meshkit import AuthenticationError, Identity, Principal, RunError, SeededKe
 from meshkit._security.tokens import Directory, TokenVerifier
 from meshkit.scenarios import load_scenario
 from meshkit.tutorial import navigation
-from meshkit.tutorial.attacks import unsigned_token
+from meshkit.tutorial.attacks import deleted_file, truncated_log, unsigned_token
 from meshkit.tutorial.compare import compare_copy, sketch_bounds
-from meshkit.tutorial.experiment import prepare, private_runs, recommender_comparison
+from meshkit.tutorial.experiment import (compare_strategies, prepare, private_runs, recommender_comparison,
+                                         secure_against_plain, strategy_table)
 from meshkit.tutorial.chain import CHAIN, default_notebooks
 from meshkit.tutorial.inject import stale_copy
 from meshkit.tutorial.results import (aggregation_results, home_and_visitors, local_summary,
@@ -73,6 +74,16 @@ def test_aggregation_results_record_a_skipped_recommender_with_its_reason():
     assert results["local_mean"] == {"accuracy": 0.1235}
     assert results["federated"] == {k: round(v, 4) for k, v in history.final.items()}
     assert len(results["curve"]) == 2
+    assert results["record_privacy"] == [] and results["robustness"] == []
+    more = aggregation_results("finance", setup, mk.FedAvg(), history, central, {}, strategies=[],
+                               privacy=[], recommender=skipped, rounds=2, fraction=1.0,
+                               local_epochs=1, record_privacy=[{"epsilon_max": 1.234567}],
+                               robustness=pl.DataFrame({"rule": ["fedavg"], "none": [0.812345]}),
+                               secure={"max_difference": 1e-12, "within_bound": True})
+    assert more["record_privacy"] == [{"epsilon_max": 1.2346}]
+    assert more["robustness"] == [{"rule": "fedavg", "none": 0.8123}]
+    assert more["secure_aggregation"]["within_bound"] is True
+    json.dumps(more)
 
 
 def test_private_runs_report_epsilon_and_metrics_per_noise_level():
@@ -81,7 +92,45 @@ def test_private_runs_report_epsilon_and_metrics_per_noise_level():
     assert [r["noise_multiplier"] for r in rows] == [0.5, 4.0]
     assert rows[0]["epsilon"] > rows[1]["epsilon"] > 0  # more noise, less privacy loss
     assert {"accuracy", "auc", "log_loss"} <= set(rows[0])
+    assert all(r["private"] for r in rows)  # noise from the OS CSPRNG
     assert private_runs(setup, [], clip_norm=0.5, rounds=3) == []
+    # epsilon is dp-accounting's for 3 rounds, all domains sampled (fraction 1)
+    from dp_accounting import GaussianDpEvent, PoissonSampledDpEvent, SelfComposedDpEvent
+    from dp_accounting.rdp import RdpAccountant
+    accountant = RdpAccountant()
+    accountant.compose(SelfComposedDpEvent(PoissonSampledDpEvent(1.0, GaussianDpEvent(0.5)), 3))
+    assert rows[0]["epsilon"] == round(accountant.get_epsilon(1e-5), 2)
+    # fewer sampled per round: a smaller sampling rate, less privacy loss
+    sampled = private_runs(setup, [0.5], clip_norm=0.5, rounds=3, seed=1, num_sampled=1)
+    assert sampled[0]["epsilon"] < rows[0]["epsilon"]
+    # seeded noise is labelled not private and repeats exactly
+    seeded = [private_runs(setup, [0.5], clip_norm=0.5, rounds=3, seed=1, noise_seed=7)[0]
+              for _ in range(2)]
+    assert seeded[0] == seeded[1] and not seeded[0]["private"]
+
+
+def test_strategy_table_keeps_the_note_only_when_a_strategy_could_not_run():
+    setup = prepare(load_scenario("healthcare", scale=0.1, seed=2), seed=0)
+    rows, _ = compare_strategies(setup, {"fedavg": {}, "fedmedian": {}}, rounds=1, progress=False)
+    table = strategy_table(rows)
+    assert "note" not in table.columns and table["strategy"].to_list() == ["FedAvg", "FedMedian"]
+    rows, _ = compare_strategies(setup, {"fedavg": {}, "bulyan": {"f": 1}}, rounds=1, progress=False)
+    table = strategy_table(rows)
+    assert table["note"].to_list()[0] == "" and "bulyan" in table["note"].to_list()[1]
+
+
+def test_secure_aggregation_matches_plain_fedavg_within_its_stated_bound():
+    rng = np.random.default_rng(3)
+    thetas = {f"d{i}": [rng.normal(size=(4, 3)), rng.normal(size=3)] for i in range(5)}
+    weights = {name: int(rng.integers(10, 500)) for name in thetas}
+    out = secure_against_plain(thetas, weights)
+    total = sum(weights.values())
+    plain = [sum(weights[n] * thetas[n][k] for n in thetas) / total for k in range(2)]
+    secure = mk.aggregate(thetas, weights, secure=True)
+    assert out["max_difference"] == pytest.approx(
+        max(float(np.max(np.abs(p - s))) for p, s in zip(plain, secure)), abs=1e-12)
+    assert out["domains"] == 5 and 0 < out["error_bound"] < 1e-6
+    assert out["within_bound"] and out["max_difference"] <= out["error_bound"]
 
 
 def test_rounded_keeps_non_floats():
@@ -112,7 +161,19 @@ def test_compare_copy_equals_the_library_call_in_each_mode(copy_pair, mode):
     else:
         expected = mk.consistency(source, copy, threshold=0.9, keys="user_id",
                                   names=("ref", "copy"))
-    assert report.score == expected.score and report.consistent == expected.consistent
+    assert report.consistent == expected.consistent
+    assert report.similarity.mode == expected.similarity.mode
+    assert report.similarity.weights == expected.similarity.weights
+    if mode == "exact":
+        assert report.score == expected.score
+    else:  # KLL sketches are randomized: equal on the exact layers, close on the estimated one
+        mine, theirs = report.similarity.layers, expected.similarity.layers
+        assert list(mine) == list(theirs)
+        for name in mine:
+            if mine[name].estimated:
+                assert mine[name].score == pytest.approx(theirs[name].score, abs=0.02)
+            else:
+                assert mine[name].score == theirs[name].score
     with pytest.raises(mk.ConsistencyError, match="mode"):
         compare_copy(source, copy, keys="user_id", threshold=0.9, mode="approximate")
 
@@ -270,3 +331,46 @@ def test_federation_knows_no_scenario_and_the_library_no_tutorial():
             strings = {node.value for node in ast.walk(tree)
                        if isinstance(node, ast.Constant) and isinstance(node.value, str)}
             assert not strings & (product_names | {"retail"}), path.name
+
+
+def test_deleted_file_moves_the_file_aside_and_puts_it_back(tmp_path):
+    path = tmp_path / "part-0.parquet"
+    path.write_bytes(b"ciphertext")
+    with deleted_file(path):
+        assert not path.exists() and list(tmp_path.iterdir()) != []
+    assert path.read_bytes() == b"ciphertext"
+    with pytest.raises(RuntimeError), deleted_file(path):
+        raise RuntimeError("the step failed")
+    assert path.read_bytes() == b"ciphertext"  # restored on errors too
+
+
+def test_truncated_log_is_found_only_by_a_witness_and_restored(tmp_path):
+    log = mk.AuditLog(Identity.generate(Principal("audit", "service")), path=tmp_path / "audit.jsonl")
+    for k in range(12):
+        log.append({"action": "read", "k": k})
+    log.checkpoint()
+    witness = mk.Witness()
+    witness.watch(log)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with truncated_log(log.path, 5):
+        entries, checkpoints = mk.AuditLog.read(log.path)
+        assert len(entries) == 5 and max(c.size for c in checkpoints) <= 5
+        alone = mk.AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id)
+        assert alone.ok  # the cut log agrees with itself
+        witnessed = mk.AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id,
+                                            witness=witness)
+        assert not witnessed.ok and "cut back" in str(witnessed)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert mk.AuditLog.verify_file(log.path, log.public_key, log_id=log.log_id, witness=witness).ok
+
+
+@pytest.mark.slow
+def test_two_publisher_processes_each_get_their_own_readable_version(tmp_path):
+    from meshkit.tutorial.attacks import demo_store, publish_concurrently
+
+    versions = publish_concurrently(tmp_path / "secure", seed=4, publishers=2)
+    assert sorted(versions.values()) == [0, 1]  # never two publishers told the same version
+    _, store, owner = demo_store(tmp_path / "secure", seed=4)
+    for publisher, version in versions.items():
+        assert store.read("notes", owner, version=version)["id"].to_list() == [publisher]
+    assert store.history("notes")["version"].to_list() == [1, 0]

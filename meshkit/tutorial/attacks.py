@@ -24,7 +24,8 @@ from meshkit._errors import (AuthenticationError, AuthorizationError, IntegrityE
                             MeshkitError, SecurityError)
 
 __all__ = ["Outcome", "Outcomes", "attempt", "flipped_byte", "swapped_file", "edited_entry",
-           "outcomes_table", "unsigned_token"]
+           "deleted_file", "truncated_log", "demo_store", "publish_concurrently", "outcomes_table",
+           "unsigned_token"]
 
 _LAYER = {AuthenticationError: "authentication", AuthorizationError: "authorization",
           IntegrityError: "encryption/integrity"}
@@ -177,6 +178,132 @@ def edited_entry(path, index: int, changes: dict):
         yield path
     finally:
         path.write_bytes(original)
+
+
+@contextmanager
+def deleted_file(path):
+    """Move ``path`` aside (a deleted data file) for the ``with`` block only, then put it back.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "part-0.parquet"; _ = f.write_bytes(b"data")
+    >>> with deleted_file(f):
+    ...     f.exists()
+    False
+    >>> f.read_bytes()
+    b'data'
+    """
+    path = Path(path)
+    aside = path.with_name(path.name + ".deleted")
+    path.rename(aside)
+    try:
+        yield path
+    finally:
+        aside.rename(path)
+
+
+@contextmanager
+def truncated_log(path, size: int):
+    """Cut a JSON-lines audit log and its ``.checkpoints`` file back to their first ``size``
+    entries (and the checkpoints of at most ``size`` entries) for the ``with`` block only:
+    what an attacker who can write the files does to hide the newest entries. The cut log
+    still agrees with itself; only a witness that saw it longer finds the cut.
+    """
+    import json
+
+    path = Path(path)
+    checkpoints = path.with_name(path.name + ".checkpoints")
+    originals = {p: p.read_bytes() for p in (path, checkpoints) if p.exists()}
+    entries = originals[path].split(b"\n")
+    path.write_bytes(b"".join(line + b"\n" for line in entries[:size] if line))
+    if checkpoints in originals:
+        kept = [line for line in originals[checkpoints].split(b"\n")
+                if line and json.loads(line)["size"] <= size]
+        checkpoints.write_bytes(b"".join(line + b"\n" for line in kept))
+    try:
+        yield path
+    finally:
+        for p, data in originals.items():
+            p.write_bytes(data)
+
+
+def demo_store(root, *, seed: int):
+    """A one-product protected store for the concurrent-publisher demo: ``(model, store,
+    owner)``.
+
+    Product ``notes`` (columns ``id``, ``note``) of domain ``ops``, owned by ``olga``; demo
+    keys and identity from ``seed`` (:class:`~meshkit.SeededKeySource`), so that separate
+    processes building it with one seed share its keys. Each process has its own audit log.
+    """
+    from meshkit._security.keys import SeededKeySource
+    from meshkit._security.model import SecurityModel
+    from meshkit._security.policy import ProductInfo
+    from meshkit._security.store import SecureStore
+    from meshkit._security.tokens import Identity, Principal
+
+    source = SeededKeySource(seed)
+    owner = Identity.generate(Principal("olga", domain="ops"), source=source)
+    info = ProductInfo("notes", "ops", owner="olga", columns=("id", "note"))
+    model = SecurityModel.build([info], identities=[owner], source=source,
+                                clock=lambda: 1_780_000_000)
+    return model, SecureStore(root, model), owner
+
+
+_PUBLISHER = """
+import sys
+import polars as pl
+from meshkit.tutorial.attacks import demo_store
+_, store, owner = demo_store(sys.argv[1], seed=int(sys.argv[2]))
+publisher = int(sys.argv[3])
+frame = pl.DataFrame({"id": [publisher], "note": [f"from publisher {publisher}"]})
+print(store.publish("notes", frame, owner).version)
+"""
+
+
+def publish_concurrently(root, *, seed: int, publishers: int = 2, timeout: float = 300) -> dict:
+    """Start ``publishers`` processes that publish the :func:`demo_store`'s product at once.
+
+    Each process builds the store under ``root`` (emptied first) and publishes one row
+    naming it; the processes race for the product's next Delta version, and the store
+    retries a commit that loses the race onto the newer version.
+
+    Returns
+    -------
+    dict
+        Publisher number -> the version it was told.
+
+    Raises
+    ------
+    StoreError
+        A publisher failed (the last line of its error output is in the message).
+    """
+    import os
+    import subprocess
+    import sys
+
+    import meshkit
+    from meshkit._errors import StoreError
+
+    root = Path(root)
+    if root.exists():
+        shutil.rmtree(root)
+    demo_store(root, seed=seed)  # the folder exists; the table does not yet
+    package_root = str(Path(meshkit.__file__).resolve().parents[1])
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    procs = [subprocess.Popen([sys.executable, "-c", _PUBLISHER, str(root), str(seed), str(k)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k in range(publishers)]
+    versions = {}
+    for k, proc in enumerate(procs):
+        out, err = proc.communicate(timeout=timeout)
+        if proc.returncode != 0:
+            last = err.strip().splitlines()[-1:] or ["no error output"]
+            raise StoreError("a concurrent publisher failed", where=f"publisher {k}",
+                             expected="exit status 0", found=last[0])
+        versions[k] = int(out.strip().splitlines()[-1])
+    return versions
 
 
 def outcomes_table(outcomes):

@@ -26,7 +26,7 @@ MODES = ("exact", "sketch")
 
 
 def compare_copy(reference: pl.DataFrame, copy: pl.DataFrame, *, keys, threshold: float,
-                 mode: str = "exact", weights: dict | None = None,
+                 mode: str = "exact", layer_weights: dict | None = None,
                  contracts: tuple = (None, None), names: tuple[str, str] = ("left", "right")):
     """The consistency report of ``copy`` against ``reference``.
 
@@ -41,7 +41,7 @@ def compare_copy(reference: pl.DataFrame, copy: pl.DataFrame, *, keys, threshold
     mode : {"exact", "sketch"}
         ``"sketch"`` profiles both sides first (:func:`meshkit.profile`) and compares only
         the profiles.
-    weights : dict, optional
+    layer_weights : dict, optional
         Layer weights over the defaults.
     contracts : tuple, optional
         The two products' contracts, for the standards check.
@@ -61,7 +61,7 @@ def compare_copy(reference: pl.DataFrame, copy: pl.DataFrame, *, keys, threshold
     if mode == "sketch":
         reference = mk.profile(reference, keys, name=names[0])
         copy = mk.profile(copy, keys, name=names[1])
-    return mk.consistency(reference, copy, threshold=threshold, keys=keys, weights=weights,
+    return mk.consistency(reference, copy, threshold=threshold, keys=keys, layer_weights=layer_weights,
                           contracts=contracts, names=names)
 
 

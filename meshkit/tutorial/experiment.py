@@ -18,8 +18,8 @@ from meshkit._federation.models import Model, make_model
 from meshkit._federation.recommender import MatrixFactorization
 from meshkit.tutorial.recommender import interaction_datasets
 
-__all__ = ["Setup", "prepare", "prepare_recommender", "compare_strategies", "domain_datasets",
-           "private_runs", "recommender_comparison"]
+__all__ = ["Setup", "prepare", "prepare_recommender", "compare_strategies", "strategy_table",
+           "domain_datasets", "private_runs", "secure_against_plain", "recommender_comparison"]
 
 
 @dataclass(repr=False)
@@ -152,6 +152,66 @@ def compare_strategies(setup: Setup, strategies: dict, **run_options) -> tuple[l
     return rows, curves
 
 
+def strategy_table(rows: list[dict]):
+    """The rows of :func:`compare_strategies` as a frame; the ``note`` column only when a
+    strategy could not run (it says why).
+
+    Examples
+    --------
+    >>> strategy_table([{"strategy": "FedAvg", "accuracy": 0.8, "note": ""}]).columns
+    ['strategy', 'accuracy']
+    >>> strategy_table([{"strategy": "Krum(f=1)", "accuracy": None, "note": "needs 5"}]).columns
+    ['strategy', 'accuracy', 'note']
+    """
+    import polars as pl
+
+    frame = pl.DataFrame(rows)
+    if "note" in frame.columns and not any(frame["note"].to_list()):
+        frame = frame.drop("note")
+    return frame
+
+
+def secure_against_plain(thetas: dict, weights: dict) -> dict:
+    """FedAvg of the same parameters in the clear and under secure aggregation.
+
+    Parameters
+    ----------
+    thetas : dict of str to list of ndarray
+        Each domain's parameters.
+    weights : dict of str to float
+        Each domain's weight (its number of examples).
+
+    Returns
+    -------
+    dict
+        ``domains``, ``max_difference`` (the largest coordinate difference between the two
+        results), ``error_bound`` (the fixed-point bound secure aggregation states for this
+        sum, :class:`~meshkit._federation.secagg.SecureAggregation`'s ``reports_``) and
+        ``within_bound``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = secure_against_plain({"a": [np.array([1.0, 2.0])], "b": [np.array([3.0, 6.0])],
+    ...                             "c": [np.array([0.0, 1.0])]}, {"a": 1, "b": 3, "c": 2})
+    >>> out["domains"], out["within_bound"]
+    (3, True)
+    """
+    from meshkit._federation.aggregation import aggregate
+    from meshkit._federation.secagg import SecureAggregation
+    from meshkit._federation.strategies import FedAvg
+
+    names = list(thetas)
+    plain = aggregate(thetas, weights)
+    secure = aggregate(thetas, weights, secure=True)
+    stated = SecureAggregation(FedAvg())
+    stated.aggregate_fit(1, None, [(list(thetas[n]), weights[n]) for n in names])
+    bound = float(stated.reports_[0]["error_bound"])
+    diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(plain, secure))
+    return {"domains": len(names), "max_difference": diff, "error_bound": bound,
+            "within_bound": diff <= bound}
+
+
 def domain_datasets(scenario, *, test_size: float = 0.25, seed: int = 0,
                     standardize: bool = True, frames=None) -> dict[str, DomainData]:
     """Per-domain train/test splits of a scenario's supervised task, keyed by domain name.
@@ -210,35 +270,63 @@ def domain_datasets(scenario, *, test_size: float = 0.25, seed: int = 0,
 
 def private_runs(setup: Setup, noise_multipliers, *, clip_norm: float, rounds: int,
                  fraction: float = 1.0, local_epochs: int = 1, seed: int = 0,
-                 delta: float = 1e-5) -> list[dict]:
+                 num_sampled: int | None = None, delta: float = 1e-5,
+                 noise_seed: int | None = None) -> list[dict]:
     """The same federated training once per noise multiplier, with DP-FedAvg.
+
+    The noise comes from the OS CSPRNG (so the metrics differ from run to run); ε comes from
+    dp-accounting's RDP accountant (:attr:`~meshkit.DPFedAvg.epsilon_`) for ``rounds`` rounds
+    Poisson-sampled at ``num_sampled / len(setup.datasets)``.
+
+    Parameters
+    ----------
+    setup : Setup
+    noise_multipliers : sequence of float
+    clip_norm : float
+        L2 clipping norm of each domain's update.
+    rounds, fraction, local_epochs, seed
+        As in :func:`~meshkit.run_federated`; ``seed`` seeds sampling and training, never
+        the privacy noise.
+    num_sampled : int, optional
+        The expected number of domains sampled per round, the noise denominator (McMahan et
+        al. 2018); default what ``fraction`` samples, ``ceil(fraction * n_domains)``.
+    delta : float, default 1e-5
+    noise_seed : int, optional
+        Seed the noise (tests only: such a run is labelled NOT PRIVATE, ``private`` False).
 
     Returns
     -------
     list of dict
         One row per noise multiplier: ``noise_multiplier``, ``epsilon`` (at ``delta``, 2
-        decimals; ``None`` when unbounded) and the final metrics (4 decimals).
+        decimals; ``None`` when unbounded), ``private`` (False for seeded noise or no noise)
+        and the final metrics (4 decimals).
 
     Examples
     --------
     >>> from meshkit.scenarios import load_scenario
     >>> rows = private_runs(prepare(load_scenario("healthcare", scale=0.1)), [1.0],
     ...                     clip_norm=0.5, rounds=2)
-    >>> rows[0]["noise_multiplier"], rows[0]["epsilon"] > 0
-    (1.0, True)
+    >>> rows[0]["noise_multiplier"], rows[0]["epsilon"] > 0, rows[0]["private"]
+    (1.0, True, True)
     """
+    import math
+
     from meshkit._federation.privacy import DPFedAvg
     from meshkit._federation.rounds import run_federated
 
+    n_domains = len(setup.datasets)
+    if num_sampled is None:
+        num_sampled = max(1, math.ceil(fraction * n_domains))
     rows = []
     for z in noise_multipliers:
-        private = DPFedAvg(noise_multiplier=z, clip_norm=clip_norm, seed=seed)
+        private = DPFedAvg(noise_multiplier=z, clip_norm=clip_norm, num_sampled=num_sampled,
+                           num_domains=n_domains, delta=delta, seed=noise_seed)
         history = run_federated(setup.model, setup.datasets, private, rounds=rounds,
                                 fraction=fraction, local_epochs=local_epochs, seed=seed,
                                 progress=False)
-        sample_rate = len(history.rounds[0]["selected"]) / len(setup.datasets)
-        eps = private.epsilon(sample_rate, delta=delta)
+        eps = private.epsilon_
         rows.append({"noise_multiplier": z, "epsilon": round(eps, 2) if np.isfinite(eps) else None,
+                     "private": private.privacy_spent()["private"],
                      **{k: round(v, 4) for k, v in history.final.items()}})
     return rows
 

@@ -106,10 +106,18 @@ def local_training_results(scenario: str, setup, local, *, epochs: int) -> dict:
 def aggregation_results(scenario: str, setup, strategy, history, central: dict,
                         local_mean: dict, *, strategies: list, privacy: list,
                         recommender: dict, rounds: int, fraction: float,
-                        local_epochs: int) -> dict:
+                        local_epochs: int, record_privacy: list | None = None,
+                        robustness: pl.DataFrame | None = None, secure: dict | None = None,
+                        provenance: dict | None = None) -> dict:
     """``03_aggregation``: federated against centralized and local-only, the strategies,
-    the private runs and the recommender (its rows, or why it was skipped)."""
+    the private runs (domain-level DP, and record-level DP-SGD in ``record_privacy``), the
+    robust rules against attacks, secure aggregation against plain FedAvg, the model's
+    provenance check and the recommender (its rows, or why it was skipped)."""
     return rounded({
+        "record_privacy": record_privacy or [],
+        "robustness": robustness.to_dicts() if robustness is not None else [],
+        "secure_aggregation": secure or {},
+        "provenance": provenance or {},
         "scenario": scenario, "metric": setup.metric, "strategy": repr(strategy),
         "rounds": rounds, "fraction": fraction, "local_epochs": local_epochs,
         "federated": history.final,

@@ -89,9 +89,8 @@ def strategy_bars(rows, *, metric: str = "accuracy", label: str = "strategy", ti
     ax.barh(names, values, color=[series(k) for k in range(len(rows))])
     for y, v in enumerate(values):
         ax.text(v, y, f" {v:.4f}", va="center", fontsize=8)
-    lo, hi = np.nanmin(values), np.nanmax(values)
-    pad = 0.3 * (hi - lo) + 0.005
-    ax.set_xlim(max(0.0, lo - pad), hi + pad)
+    hi = np.nanmax(values)
+    ax.set_xlim(0.0, 1.15 * hi + 0.005)  # from 0: bar lengths compare as the values do
     ax.invert_yaxis()
     ax.set_xlabel(metric)
     ax.set_title(title or f"Final {metric} by {label}")
