@@ -2,7 +2,7 @@
 
 The folder is what a user copies to bring their own data: replace the sample files with
 theirs (same columns, CSV or Parquet), edit ``mesh.yaml`` and the contracts, and
-``Mesh.load`` it. ``tests/test_scenarios.py`` checks that the committed folder equals what
+``Mesh.load`` it. ``tests/mesh/test_scenarios.py`` checks that the committed folder equals what
 :func:`export` writes, so it cannot drift from the generators.
 
 Examples

@@ -12,8 +12,8 @@ import pytest
 
 from meshkit.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures" / "chain"
-REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "chain"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_args(out: Path, *extra: str) -> list[str]:

@@ -25,7 +25,7 @@ from meshkit._security.encrypted_parquet import key_material_path
 from meshkit._security.keys import SeededKeySource
 
 T0 = 1_800_000_000
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SETUP = textwrap.dedent("""
     import sys, polars as pl
     from meshkit import Identity, Principal, ProductInfo, SecureStore, SecurityModel

@@ -10,12 +10,7 @@ from meshkit.tutorial.copy_plan import default_reference, plan_copy
 from meshkit.tutorial.inject import stale_copy
 from meshkit.tutorial.inject import default_columns, default_type_to
 from meshkit import ConsistencyError, SpecError
-from meshkit.scenarios import SCENARIOS, load_scenario
-
-
-@pytest.fixture(scope="module")
-def scenarios():
-    return {name: load_scenario(name, scale=0.1, seed=3) for name in SCENARIOS}
+from meshkit.scenarios import SCENARIOS
 
 
 def test_default_reference_is_the_keyed_product_with_most_pii(scenarios):

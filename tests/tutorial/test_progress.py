@@ -78,7 +78,7 @@ def test_the_chain_names_each_notebook_as_it_runs_and_its_kernel_does_not_warn(t
 
     from meshkit.tutorial.chain import run_chain
 
-    fixtures = Path(__file__).parent / "fixtures" / "chain"
+    fixtures = Path(__file__).parents[1] / "fixtures" / "chain"
     run_chain({}, out=tmp_path / "run", notebooks=fixtures, only=["01", "03"], progress=True)
     err = capfd.readouterr().err
     assert "[1/2] 01_domain_setup" in err and "[2/2] 03_aggregation" in err

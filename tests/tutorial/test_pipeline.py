@@ -13,7 +13,7 @@ from meshkit import ParameterError, RunError
 from meshkit.tutorial.chain import (CHAIN, ChainResult, check_parameters, convert_value,
                               default_notebooks, notebook_parameters, run_chain)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "chain"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "chain"
 
 
 # --- converting values -------------------------------------------------------------

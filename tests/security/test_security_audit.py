@@ -188,7 +188,7 @@ from pathlib import Path  # noqa: E402
 
 from meshkit._security.audit import Witness  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _signer(seed=4):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CONTRACT_TESTS = ["tests/test_contracts.py", "tests/test_contracts_odcs.py",
-                  "tests/test_contracts_negative.py"]
+REPO = Path(__file__).resolve().parents[2]
+CONTRACT_TESTS = ["tests/contracts/test_contracts.py", "tests/contracts/test_contracts_odcs.py",
+                  "tests/contracts/test_contracts_negative.py"]
 
 
 @pytest.mark.slow

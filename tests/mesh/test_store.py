@@ -21,7 +21,7 @@ from polars.testing import assert_frame_equal
 from meshkit import ConcurrentWriteError, DataError, MeshkitError, QualityError, StoreError
 from meshkit import ProductStore, Publication
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

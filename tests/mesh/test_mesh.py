@@ -20,7 +20,7 @@ from meshkit import DataProduct, Domain, Mesh
 from meshkit.scenarios import load_scenario
 from meshkit.viz.mesh import domain_positions, plot_mesh
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 ORDERS_CONTRACT = {
     "apiVersion": "v3.1.0", "kind": "DataContract", "id": "orders", "version": "2.1.0",

@@ -17,7 +17,7 @@ T0 = 1_800_000_000
 
 
 @pytest.fixture()
-def world():
+def signers():
     src = SeededKeySource(11)
     alice = Identity.generate(Principal("alice", "person", domain="sales"), source=src)
     etl = Identity.generate(Principal("etl", "service", domain="sales"), source=src)
@@ -29,8 +29,8 @@ def _b64(obj) -> str:
     return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
 
-def test_valid_token_names_the_principal(world):
-    alice, etl, verifier = world
+def test_valid_token_names_the_principal(signers):
+    alice, etl, verifier = signers
     for ident in (alice, etl):
         token = ident.issue_token(audience="meshkit", now=T0, ttl=300, purpose="reporting")
         v = verifier.verify(token, now=T0 + 299)
@@ -39,16 +39,16 @@ def test_valid_token_names_the_principal(world):
         assert {"exp", "iat", "aud", "iss", "sub"} <= set(v.claims)
 
 
-def test_forged_token_signed_by_another_key(world):
-    alice, _, verifier = world
+def test_forged_token_signed_by_another_key(signers):
+    alice, _, verifier = signers
     mallory = Identity.generate(Principal("alice"), source=SeededKeySource(999))
     with pytest.raises(AuthenticationError, match="signature does not verify") as err:
         verifier.verify(mallory.issue_token(audience="meshkit", now=T0), now=T0)
     assert err.value.where == "token.signature"
 
 
-def test_altered_payload_fails(world):
-    alice, _, verifier = world
+def test_altered_payload_fails(signers):
+    alice, _, verifier = signers
     h, p, s = alice.issue_token(audience="meshkit", now=T0).split(".")
     claims = json.loads(base64.urlsafe_b64decode(p + "=="))
     claims["sub"] = "etl"
@@ -56,31 +56,31 @@ def test_altered_payload_fails(world):
         verifier.verify(".".join([h, _b64(claims), s]), now=T0)
 
 
-def test_expired_token(world):
-    alice, _, verifier = world
+def test_expired_token(signers):
+    alice, _, verifier = signers
     token = alice.issue_token(audience="meshkit", now=T0, ttl=60)
     with pytest.raises(AuthenticationError, match="expired") as err:
         verifier.verify(token, now=T0 + 61)
     assert err.value.where == "token.exp"
 
 
-def test_other_audience(world):
-    alice, _, verifier = world
+def test_other_audience(signers):
+    alice, _, verifier = signers
     with pytest.raises(AuthenticationError) as err:
         verifier.verify(alice.issue_token(audience="billing-api", now=T0), now=T0)
     assert err.value.where == "token.aud" and "billing-api" in str(err.value)
 
 
-def test_future_token_and_overlong_lifetime(world):
-    alice, _, verifier = world
+def test_future_token_and_overlong_lifetime(signers):
+    alice, _, verifier = signers
     with pytest.raises(AuthenticationError):
         verifier.verify(alice.issue_token(audience="meshkit", now=T0 + 3600), now=T0)
     with pytest.raises(AuthenticationError, match="lifetime too long"):
         verifier.verify(alice.issue_token(audience="meshkit", now=T0, ttl=10 * 86400), now=T0)
 
 
-def test_alg_none_is_refused(world):
-    _, _, verifier = world
+def test_alg_none_is_refused(signers):
+    _, _, verifier = signers
     token = _b64({"alg": "none", "kid": "alice"}) + "." + _b64(
         {"sub": "alice", "iss": "alice", "aud": "meshkit", "iat": T0, "exp": T0 + 60}) + "."
     with pytest.raises(AuthenticationError, match="algorithm not allowed") as err:
@@ -88,8 +88,8 @@ def test_alg_none_is_refused(world):
     assert err.value.where == "token.header.alg"
 
 
-def test_hs256_with_public_key_as_secret_is_refused(world):
-    alice, _, verifier = world
+def test_hs256_with_public_key_as_secret_is_refused(signers):
+    alice, _, verifier = signers
     secret = OctKey.import_key(alice.public().public_bytes)
     token = jwt.encode({"alg": "HS256", "kid": "alice"},
                        {"sub": "alice", "iss": "alice", "aud": "meshkit", "iat": T0,
@@ -99,8 +99,8 @@ def test_hs256_with_public_key_as_secret_is_refused(world):
 
 
 @pytest.mark.parametrize("missing", ["exp", "iat", "aud", "iss", "sub"])
-def test_every_required_claim(world, missing):
-    alice, _, verifier = world
+def test_every_required_claim(signers, missing):
+    alice, _, verifier = signers
     claims = {"sub": "alice", "iss": "alice", "aud": "meshkit", "iat": T0, "exp": T0 + 60}
     del claims[missing]
     key = OKPKey.import_key(alice._key)
@@ -109,8 +109,8 @@ def test_every_required_claim(world, missing):
         verifier.verify(token, now=T0)
 
 
-def test_unknown_signer_and_subject_mismatch(world):
-    alice, _, verifier = world
+def test_unknown_signer_and_subject_mismatch(signers):
+    alice, _, verifier = signers
     stranger = Identity.generate(Principal("stranger"))
     with pytest.raises(AuthenticationError, match="unknown principal"):
         verifier.verify(stranger.issue_token(audience="meshkit", now=T0), now=T0)
@@ -124,8 +124,8 @@ def test_unknown_signer_and_subject_mismatch(world):
 
 @pytest.mark.parametrize("token", ["", "abc", "a.b", "a.b.c", "####.####.####", 42, None,
                                    "eyJhbGciOiJFZDI1NTE5In0.e30.AAAA"])
-def test_malformed_tokens(world, token):
-    _, _, verifier = world
+def test_malformed_tokens(signers, token):
+    _, _, verifier = signers
     with pytest.raises(AuthenticationError):
         verifier.verify(token, now=T0)
 
@@ -147,8 +147,8 @@ def test_identity_requires_ed25519_and_principal_is_checked():
     assert "x" in repr(ident) and "PRIVATE" not in repr(ident).upper()
 
 
-def test_purpose_is_a_signed_claim_and_time_is_the_verifiers_clock(world):
-    alice, etl, verifier = world
+def test_purpose_is_a_signed_claim_and_time_is_the_verifiers_clock(signers):
+    alice, etl, verifier = signers
     token = alice.issue_token(audience="meshkit", now=T0, ttl=300, purpose="fraud")
     clocked = TokenVerifier(verifier.directory, audience="meshkit", clock=lambda: T0 + 10)
     assert clocked.verify(token).claims["purpose"] == "fraud"
@@ -167,8 +167,8 @@ def test_purpose_is_a_signed_claim_and_time_is_the_verifiers_clock(world):
         clocked.verify(odd)
 
 
-def test_directory_refuses_a_second_key_for_a_known_principal(world):
-    alice, etl, verifier = world
+def test_directory_refuses_a_second_key_for_a_known_principal(signers):
+    alice, etl, verifier = signers
     directory = verifier.directory
     other = Identity.generate(alice.principal, source=SeededKeySource(12))
     with pytest.raises(AuthenticationError, match="another key") as err:

@@ -471,7 +471,7 @@ def test_notebook_01_records_a_relative_spec_by_its_absolute_path(own, tmp_path,
 
 # ------------------------------------------------------------------ meshkit run --mesh
 
-FIXTURES = Path(__file__).parent / "fixtures" / "chain"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "chain"
 
 
 def _run(out, *extra):

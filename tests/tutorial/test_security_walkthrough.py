@@ -5,18 +5,13 @@ from datetime import UTC, datetime
 import pytest
 
 from meshkit import SecurityError, SpecError
-from meshkit.scenarios import SCENARIOS, load_scenario
+from meshkit.scenarios import SCENARIOS
 from meshkit import Policy
 from meshkit.tutorial.walkthrough import plan_walkthrough
 from meshkit._security.policy import as_product_info
 from meshkit._security.tokens import principals_from_specs
 
 NOW = datetime(2026, 6, 1, 9, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def scenarios():
-    return {name: load_scenario(name, scale=0.1, seed=3) for name in SCENARIOS}
 
 
 def test_retail_keeps_the_cast_of_the_original_walk_through(scenarios):
