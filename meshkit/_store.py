@@ -429,6 +429,11 @@ class ProductStore(Displayable):
             version = self._version_at(name, as_of)
         table = self._table(name, version)
         if columns is not None:
+            columns = list(columns)
+            repeated = sorted({c for c in columns if columns.count(c) > 1})
+            if repeated:
+                raise StoreError("a column is requested more than once", where=where,
+                                 expected="each column once", found=repeated)
             known = [field.name for field in table.schema().fields]
             missing = [c for c in columns if c not in known]
             if missing:

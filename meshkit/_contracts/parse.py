@@ -15,10 +15,11 @@ Rules and options meshkit does not run are kept and reported as "not enforced" b
 
 Examples
 --------
+>>> from meshkit import DataContract
 >>> parse_contract({"apiVersion": "v3.1.0", "kind": "DataContract", "id": "x",
 ...                 "version": "1", "status": "draft",
 ...                 "schema": [{"name": "x", "properties": [
-...                     {"name": "a", "logicalType": "text"}]}]}, "x.yaml")
+...                     {"name": "a", "logicalType": "text"}]}]}, "x.yaml", DataContract)
 Traceback (most recent call last):
 ...
 meshkit._errors.ContractError: x.yaml: schema[0].properties[0].logicalType: not valid ODCS v3.1.0 ('text' is not one of [...]) (expected one of string, date, ...; found 'text')
@@ -34,10 +35,9 @@ from typing import Any
 
 import polars as pl
 
-from meshkit._contracts.model import (
+from meshkit._contracts.parts import (
     OPERATORS,
     ContractProperty,
-    DataContract,
     QualityRule,
     SchemaObject,
     kept_fields,
@@ -82,15 +82,19 @@ class _Reader:
         raise ContractError(message, where=where, expected=expected, found=found)
 
 
-def parse_contract(data: Any, source: str | None = None) -> DataContract:
-    """Check an ODCS document against its version's JSON Schema and build the DataContract.
+def parse_contract(data: Any, source: str | None, contract_class: type):
+    """Check an ODCS document against its version's JSON Schema and build the contract.
 
     Parameters
     ----------
     data : dict
         The parsed document (YAML dates are turned into ISO strings first).
-    source : str, optional
+    source : str or None
         A file name or label, prefixed to field paths in errors.
+    contract_class : type
+        :class:`~meshkit._contracts.model.DataContract`, passed in by its ``from_dict``: the
+        reader builds the parts itself and leaves the whole to the model, so neither module
+        imports the other's.
     """
     r = _Reader(source)
     if not isinstance(data, dict):
@@ -111,10 +115,10 @@ def parse_contract(data: Any, source: str | None = None) -> DataContract:
         if name in names[:i]:
             r.fail(f"schema[{i}].name", "duplicate schema object name",
                    expected="one schema object per table", found=repr(name))
-    contract = DataContract(id=doc["id"], version=doc["version"], status=doc.get("status"),
-                            contract_name=doc.get("name"), api_version=doc["apiVersion"],
-                            objects=objects)
-    return DataContract(id=contract.id, version=contract.version, status=contract.status,
+    contract = contract_class(id=doc["id"], version=doc["version"], status=doc.get("status"),
+                                contract_name=doc.get("name"),
+                                api_version=doc["apiVersion"], objects=objects)
+    return contract_class(id=contract.id, version=contract.version, status=contract.status,
                         contract_name=contract.contract_name, api_version=contract.api_version,
                         objects=objects, extra=kept_fields(doc, contract.to_dict()))
 

@@ -38,8 +38,8 @@ from meshkit._federation.baselines import LocalResult, train_centralized, train_
 from meshkit._federation.flower.deployment import LocalFederation
 from meshkit._federation.data import DomainData, federated_standardize, from_arrays, pool
 from meshkit._federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse, roc_auc
-from meshkit._federation.models import (MODELS, LinearRegression, LogisticRegression, MLPClassifier, Model,
-                                       make_model)
+from meshkit._federation.models import LinearRegression, LogisticRegression, MLPClassifier, Model
+from meshkit._federation.zoo import MODELS, make_model
 from meshkit._federation.partition import dirichlet_partition, iid_partition, natural_partition
 from meshkit._federation.provenance import load_model, parameters_digest, verify_model
 from meshkit._federation.accounting import dp_epsilon, rounds_within_budget

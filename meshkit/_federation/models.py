@@ -26,7 +26,7 @@ from meshkit._federation._base import Params
 from meshkit._federation.dpsgd import DPSGD, _contract, ledger_epsilon
 from meshkit._federation.metrics import accuracy, log_loss, rmse, roc_auc
 
-__all__ = ["Model", "LogisticRegression", "LinearRegression", "MLPClassifier", "MODELS", "make_model"]
+__all__ = ["Model", "LogisticRegression", "LinearRegression", "MLPClassifier"]
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -439,25 +439,3 @@ class LinearRegression(Model):
     def evaluate(self, X, y):
         X, y = self._prepare(X, y)
         return {"rmse": rmse(self.predict(X), y)}
-
-
-MODELS = {"logistic": LogisticRegression, "mlp": MLPClassifier, "linear": LinearRegression}
-
-
-def make_model(name: str, **options) -> Model:
-    """Build a model by name: ``"logistic"``, ``"mlp"``, ``"linear"`` or ``"mf"``.
-
-    Examples
-    --------
-    >>> make_model("logistic", lr=0.05)  # doctest: +NORMALIZE_WHITESPACE
-    LogisticRegression(n_classes=None, lr=0.05, epochs=1, batch_size=32, l2=0.0, mu=0.0, seed=0,
-                       dp=None)
-    """
-    if name == "mf":
-        from meshkit._federation.recommender import MatrixFactorization
-
-        return MatrixFactorization(**options)
-    if name not in MODELS:
-        raise FederationError("unknown model", where="model",
-                              expected=f"one of {', '.join([*MODELS, 'mf'])}", found=repr(name))
-    return MODELS[name](**options)

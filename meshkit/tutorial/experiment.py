@@ -14,8 +14,9 @@ import numpy as np
 
 from meshkit._errors import FederationError
 from meshkit._federation.data import DomainData, federated_standardize, from_arrays
-from meshkit._federation.models import Model, make_model
+from meshkit._federation.models import Model
 from meshkit._federation.recommender import MatrixFactorization
+from meshkit._federation.zoo import make_model
 from meshkit.tutorial.recommender import interaction_datasets
 
 __all__ = ["Setup", "prepare", "prepare_recommender", "compare_strategies", "strategy_table",

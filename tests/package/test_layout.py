@@ -10,14 +10,6 @@ import meshkit
 
 PACKAGE = Path(meshkit.__file__).parent
 
-#: Cycles still in the tree, each broken today by an import deferred into a function. Each is
-#: being removed by the engineer who owns those modules (federation registry, the model
-#: registry, the contract parser); when one is gone, delete its entry here (the test below
-#: fails until you do), so the list only ever shrinks.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"meshkit._contracts.model", "meshkit._contracts.parse"}),
-    frozenset({"meshkit._federation.models", "meshkit._federation.recommender"}),
-}
 
 
 def module_names() -> dict[str, Path]:
@@ -115,10 +107,9 @@ def test_the_cycle_finder_finds_a_deferred_cycle():
     assert {n.lineno for n in _imports(ast.parse(code))} == {1, 3}
 
 
-def test_no_new_import_cycle_among_meshkit_modules():
+def test_no_import_cycle_among_meshkit_modules():
     found = cycles(import_graph())
-    assert found - KNOWN_CYCLES == set(), "new import cycle(s)"
-    assert KNOWN_CYCLES - found == set(), "a known cycle is gone: remove it from KNOWN_CYCLES"
+    assert found == set(), "import cycle(s), deferred imports included"
 
 
 def test_the_mesh_model_and_its_file_format_import_one_way():

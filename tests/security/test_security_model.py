@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 import meshkit as mk
-from meshkit import AuthenticationError, AuthorizationError, IntegrityError, SecurityError
+from meshkit import AuthenticationError, AuthorizationError, IntegrityError, PolicyError, SecurityError, StoreError
+from meshkit import ProductStore
 from meshkit import Identity, Policy, Principal, ProductInfo, SecureStore, SecurityModel, posture, security, use_model
 from meshkit._security.keys import SeededKeySource
 
@@ -627,3 +628,15 @@ def test_a_deny_or_a_removed_grant_never_widens_a_decision(grants, deny, which, 
             assert was or not now
             assert all(new[c] <= old[c] for c in new)
         before = after
+
+
+def test_a_duplicated_column_request_is_a_meshkit_error_on_both_read_paths(world, tmp_path):
+    # found by the adversarial review: polars raised its own DuplicateError from inside a read
+    model, store, ids = world
+    with pytest.raises(PolicyError, match="requested more than once") as err:
+        store.read("customers", ids["cleo"], columns=["email", "email"])
+    assert err.value.found == ["email"]
+    plain = ProductStore(tmp_path / "plain")
+    plain.publish("customers", FRAME)
+    with pytest.raises(StoreError, match="requested more than once"):
+        plain.read("customers", columns=["email", "age", "email"])
