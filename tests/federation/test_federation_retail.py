@@ -6,6 +6,7 @@ local), the supervised task's per-domain datasets, and the retail purchase task.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -41,6 +42,15 @@ def test_federated_recommender_vs_centralized_and_local():
     assert np.isfinite([r["ndcg@10"] for r in out["rows"]]).all()
 
 
+def _declaring(mesh, **declarations):
+    """A copy of ``mesh`` declaring other roles (a scenario reads its task and interactions
+    from its mesh)."""
+    other = copy.copy(mesh)
+    for name, value in declarations.items():
+        setattr(other, name, value)
+    return other
+
+
 def test_domain_datasets_from_a_supervised_scenario():
     sc = load_scenario("healthcare", scale=0.2, seed=42)
     data = domain_datasets(sc, seed=0)
@@ -50,7 +60,8 @@ def test_domain_datasets_from_a_supervised_scenario():
     assert set(np.unique(d.y_train)) <= {0, 1}
     again = domain_datasets(sc, seed=0)
     assert all(np.array_equal(data[k].X_test, again[k].X_test) for k in data)
-    without_task = dataclasses.replace(load_scenario("retail", scale=0.1), task=None)
+    retail = load_scenario("retail", scale=0.1)
+    without_task = dataclasses.replace(retail, mesh=_declaring(retail.mesh, task=None), task=None)
     with pytest.raises(FederationError, match="supervised"):
         domain_datasets(without_task)
 
@@ -81,15 +92,16 @@ def test_the_setup_follows_the_declaration_not_the_name():
     renamed = {"purchases": sc.frames["purchases"].rename({"user_id": "buyer", "item_id": "sku"})}
     declared = Interactions({"shop": InteractionSource("purchases", user="buyer", item="sku"),
                              "web": InteractionSource("page_views")})
-    other = dataclasses.replace(sc, name="my_shop", interactions=declared,
-                                frames={**sc.frames, **renamed})
+    other = dataclasses.replace(sc, name="my_shop", mesh=_declaring(sc.mesh, interactions=declared),
+                                interactions=declared, frames={**sc.frames, **renamed})
     data, _, n_items = interaction_datasets(other)
     assert list(data) == ["shop", "web"]
     # no items listing declared: the catalogue is sized by the largest item id seen
     assert n_items == 1 + max(int(sc.frames["purchases"]["item_id"].max()),
                               int(sc.frames["page_views"]["item_id"].max()))
-    broken = dataclasses.replace(other, interactions=Interactions(
-        {"shop": InteractionSource("purchases", user="customer", item="sku")}))
+    wrong = Interactions({"shop": InteractionSource("purchases", user="customer", item="sku")})
+    broken = dataclasses.replace(other, mesh=_declaring(other.mesh, interactions=wrong),
+                                 interactions=wrong)
     with pytest.raises(FederationError, match="column") as info:
         interaction_datasets(broken)
     assert "customer" in str(info.value)

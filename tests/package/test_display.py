@@ -8,6 +8,7 @@ import importlib
 import json
 import pkgutil
 import re
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -157,12 +158,14 @@ INSTANCES = {
     "CopyPlan": lambda _: __import__("meshkit.tutorial.copy_plan", fromlist=["x"]).plan_copy(
         _scenario().mesh, _scenario().frames),
     "ChainResult": _chain,
+    "UserMesh": lambda _: __import__("meshkit.tutorial.user_mesh", fromlist=["x"]).load_user_mesh(
+        Path(__file__).resolve().parents[2] / "data" / "retail" / "mesh.yaml"),
     "Walkthrough": lambda _: __import__("meshkit.tutorial.walkthrough", fromlist=["x"])
     .plan_walkthrough(_scenario().mesh, _scenario().frames),
 }
 
 #: displayable things that are not reports (no to_dict)
-NOT_REPORTS = {"Mesh", "Scenario", "ProductStore"}
+NOT_REPORTS = {"Mesh", "Scenario", "UserMesh", "ProductStore"}
 
 #: reports that carry a verdict -> (method, failing instance, error raised)
 VERDICTS = {

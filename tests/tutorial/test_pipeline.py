@@ -63,7 +63,8 @@ def test_list_items_are_converted_to_the_item_type_or_refused_naming_the_item(
 
 def test_notebook_parameters_come_from_the_parameters_cell():
     declared = notebook_parameters(FIXTURES / "01_domain_setup.ipynb")
-    assert list(declared) == ["scenario", "seed", "scale", "label", "verbose", "domains", "run_dir"]
+    assert list(declared) == ["scenario", "seed", "scale", "label", "verbose", "domains",
+                              "mesh_spec", "run_dir"]
     assert declared["seed"] == {"type": "int", "default": "42", "help": "random seed"}
     assert declared["verbose"]["type"] == "bool"
 
@@ -129,7 +130,7 @@ def test_chain_runs_with_converted_parameters_into_the_run_directory(tmp_path):
     assert first == json.loads((out / "01_domain_setup" / "results.json").read_text())
     assert first["parameters"] | {"run_dir": None} == {
         "scenario": "healthcare", "seed": 7, "scale": 1.0, "label": "demo", "verbose": True,
-        "domains": ["north", "south"], "run_dir": None}
+        "domains": ["north", "south"], "mesh_spec": "", "run_dir": None}
     assert first["types"]["seed"] == "int" and first["types"]["verbose"] == "bool"
     assert Path(first["parameters"]["run_dir"]) == out.resolve()
     assert first["cwd_is_notebooks_folder"] is True

@@ -160,9 +160,9 @@ class LocalFederation:
         self.processes[key] = process
         return process
 
-    def log_of(self, key: str) -> str:
+    def log_of(self, process: str) -> str:
         """The output of one process (``"superlink"`` or ``"node <domain>"``)."""
-        return _tail(self.home / "logs" / f"{key}.log", 200)
+        return _tail(self.home / "logs" / f"{process}.log", 200)
 
     def start(self) -> LocalFederation:
         """Start the SuperLink, wait for it, start one SuperNode per domain."""
