@@ -1,4 +1,4 @@
-"""Product names: one check shared by every store.
+"""Names: one check of product names and one of column requests, shared by every store.
 
 A product is a Delta table folder, so its name must be a folder name the Delta layout does
 not reserve: ``_delta_log`` and every name starting with ``_`` or ``.`` are Delta's own
@@ -21,7 +21,7 @@ import re
 
 from meshkit._errors import StoreError
 
-__all__ = ["check_product_name", "PRODUCT_NAME"]
+__all__ = ["check_product_name", "PRODUCT_NAME", "requested_columns"]
 
 #: 1-128 characters: a letter or digit first, then letters, digits, ``_`` or ``-``.
 PRODUCT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -37,3 +37,25 @@ def check_product_name(name: object) -> str:
                                   "the Delta layout)",
                          found=f"{name!r} (reserved by Delta Lake)" if reserved else repr(name))
     return name
+
+
+def requested_columns(columns, *, where: str, error: type = StoreError) -> list[str] | None:
+    """``columns`` as a list, refused (``error``) when a column is asked for more than once.
+
+    Examples
+    --------
+    >>> requested_columns(("a", "b"), where="read of 'orders'")
+    ['a', 'b']
+    >>> requested_columns(["a", "a"], where="read of 'orders'")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    meshkit._errors.StoreError: read of 'orders': a column is requested more than once (...)
+    """
+    if columns is None:
+        return None
+    columns = list(columns)
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise error("a column is requested more than once", where=where,
+                    expected="each column once", found=repeated)
+    return columns

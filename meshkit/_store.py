@@ -46,7 +46,7 @@ from meshkit._contracts import validate
 from meshkit._display import Displayable, Heading, Table
 from meshkit._errors import ConcurrentWriteError, DataError, StoreError
 from meshkit._time import EPOCH, epoch_ms
-from meshkit._names import PRODUCT_NAME, check_product_name
+from meshkit._names import PRODUCT_NAME, check_product_name, requested_columns
 
 __all__ = ["ProductStore", "Publication"]
 
@@ -428,12 +428,8 @@ class ProductStore(Displayable):
         elif as_of is not None:
             version = self._version_at(name, as_of)
         table = self._table(name, version)
+        columns = requested_columns(columns, where=where)
         if columns is not None:
-            columns = list(columns)
-            repeated = sorted({c for c in columns if columns.count(c) > 1})
-            if repeated:
-                raise StoreError("a column is requested more than once", where=where,
-                                 expected="each column once", found=repeated)
             known = [field.name for field in table.schema().fields]
             missing = [c for c in columns if c not in known]
             if missing:

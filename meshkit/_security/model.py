@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from meshkit._display import Badge, Bullets, Code, Displayable, Heading, Paragraph, Table, fmt
 from meshkit._errors import (AuthenticationError, AuthorizationError, MeshkitError, PolicyError,
                             SecurityError)
+from meshkit._names import requested_columns
 from meshkit._security.audit import AuditLog
 from meshkit._security.keys import Keyset, SystemKeySource
 from meshkit._security.policy import AccessResult, Policy, ProductInfo, as_product_info
@@ -349,13 +350,8 @@ class SecurityModel:
         info = self.product_info(product)
         name = info.name if info else (product if isinstance(product, str)
                                        else str(getattr(product, "name", product)))
-        if columns is not None:
-            columns = list(columns)
-            repeated = sorted({c for c in columns if columns.count(c) > 1})
-            if repeated:
-                raise PolicyError("a column is requested more than once",
-                                  where=f"{action} request for {name!r}",
-                                  expected="each column once", found=repeated)
+        columns = requested_columns(columns, where=f"{action} request for {name!r}",
+                                    error=PolicyError)
         failure = None
         try:
             enc = self._encryption(info, action, version)

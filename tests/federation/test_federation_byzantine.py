@@ -8,6 +8,7 @@ import pytest
 from meshkit import (ATTACKS, Bulyan, Collude, DomainClient, FedAvg, FederationError, FedMedian, FedTrimmedAvg,
                      GaussianNoise, Krum, LabelFlip, LogisticRegression, MultiKrum, Overflow, Scaling, SignFlip,
                      aggregate, from_arrays, robustness_table, run_federated)
+from toy_domains import toy_domains
 
 N, F, SIZE = 11, 2, 20
 ROBUST = {"median": {}, "trimmed_mean": {"beta": 0.2}, "krum": {"f": F}, "multikrum": {"f": F},
@@ -94,12 +95,7 @@ def test_label_flip_poisons_training_labels_only():
 
 
 def _toy(n_domains=7, seed=0, rows=100):
-    rng = np.random.default_rng(seed)
-    parts = []
-    for k in range(n_domains):
-        X = rng.normal(k * 0.3, 1.0, size=(rows, 3))
-        parts.append((X, (X[:, 0] - X[:, 1] > k * 0.3).astype(int)))
-    return from_arrays(parts, names=[f"d{k}" for k in range(n_domains)], seed=seed)
+    return toy_domains(n_domains, seed=seed, rows=rows)
 
 
 def test_attacks_in_the_loop_are_recorded_and_robust_rules_hold():

@@ -9,18 +9,14 @@ import numpy as np
 import psutil
 import pytest
 
-from meshkit import DPFedAvg, FederationError, FedAvg, FedMedian, LogisticRegression, from_arrays, run_federated
+from meshkit import DPFedAvg, FederationError, FedAvg, FedMedian, LogisticRegression, run_federated
+from toy_domains import toy_domains
 
 pytest.importorskip("flwr")
 
 
 def _toy(n_domains=2, seed=0, rows=60):
-    rng = np.random.default_rng(seed)
-    parts = []
-    for k in range(n_domains):
-        X = rng.normal(k * 0.3, 1.0, size=(rows, 3))
-        parts.append((X, (X[:, 0] - X[:, 1] > k * 0.3).astype(int)))
-    return from_arrays(parts, names=[f"d{k}" for k in range(n_domains)], seed=seed)
+    return toy_domains(n_domains, seed=seed, rows=rows)
 
 
 def _gone(fed) -> None:

@@ -9,16 +9,12 @@ import numpy as np
 import pytest
 
 from meshkit import (AuditLog, FedAvg, FederationError, Identity, IntegrityError, Krum, LogisticRegression,
-                     Principal, from_arrays, load_model, parameters_digest, run_federated, verify_model)
+                     Principal, load_model, parameters_digest, run_federated, verify_model)
+from toy_domains import toy_domains
 
 
 def _toy(n_domains=6, seed=0, rows=60):
-    rng = np.random.default_rng(seed)
-    parts = []
-    for k in range(n_domains):
-        X = rng.normal(k * 0.3, 1.0, size=(rows, 3))
-        parts.append((X, (X[:, 0] - X[:, 1] > k * 0.3).astype(int)))
-    data = from_arrays(parts, names=[f"d{k}" for k in range(n_domains)], seed=seed)
+    data = toy_domains(n_domains, seed=seed, rows=rows)
     return {name: replace(d, provenance={"product": f"{name}.orders", "product_version": k + 1,
                                          "contract_version": "1.0.0"})
             for k, (name, d) in enumerate(data.items())}

@@ -6,17 +6,13 @@ import numpy as np
 import pytest
 
 from meshkit import FederationError, NotEnoughDomainsError
-from meshkit import DomainClient, FedAvg, FedProx, History, Krum, LogisticRegression, from_arrays, run_federated, train_centralized, train_local, weighted_metrics
+from meshkit import DomainClient, FedAvg, FedProx, History, Krum, LogisticRegression, run_federated, train_centralized, train_local, weighted_metrics
 from meshkit.tutorial.experiment import domain_datasets
+from toy_domains import toy_domains
 
 
 def _toy(n_domains=5, seed=0, rows=80):
-    rng = np.random.default_rng(seed)
-    parts = []
-    for k in range(n_domains):
-        X = rng.normal(k * 0.3, 1.0, size=(rows, 3))
-        parts.append((X, (X[:, 0] - X[:, 1] > k * 0.3).astype(int)))
-    return from_arrays(parts, names=[f"d{k}" for k in range(n_domains)], seed=seed)
+    return toy_domains(n_domains, seed=seed, rows=rows)
 
 
 class Failing(DomainClient):
