@@ -19,15 +19,22 @@ values layer (comparing values row by row needs the rows). Which figures are est
 their error bounds, is stated in each layer's ``error_bounds``:
 
 - KS statistic: the sup distance between the two sketches' CDFs; each KLL CDF is within the
-  sketch's normalized rank error ``ε`` of the true one (99% confidence), so the estimate is
-  within ``ε₁ + ε₂`` of the exact statistic;
+  sketch's normalized rank error ``ε`` of the true one at every point at once (99%
+  confidence; 0 while a sketch still holds every value), so the estimate is within
+  ``ε₁ + ε₂`` of the exact statistic, and the p-value is scipy's for the statistic;
 - Wasserstein distance: the area between the two sketch CDFs, so within
   ``(ε₁ + ε₂) x (value range)`` of the exact one (divided by the reference standard
-  deviation for the normalized figure); a loose bound, usually far from reached. KLL is
-  randomized: two runs on the same data can differ within these bounds;
+  deviation for the normalized figure); a loose bound. KLL is randomized: two runs on the
+  same data can differ within these bounds;
+- a verdict that differs across its figure's interval is "undecidable" (``drift`` null), and
+  the dataset drift share becomes an interval; sketch mode never guesses;
+- numeric columns with at most 5 distinct values and categorical columns are exact (exact
+  counts): Evidently's chi-square, Z-test and Jensen–Shannon rules give the exact verdicts;
 - Jaccard / containment of keys: the theta sketch's lower and upper bounds (2 standard
   deviations, about 95%);
-- categorical figures (Jensen–Shannon, chi-square) are exact: category counts are exact.
+- row counts and null rates are exact;
+- a :class:`~meshkit._consistency.sharing.SharingPolicy` (minimum counts, clipped extremes,
+  differential privacy) adds its own error, stated in the report.
 
 Examples
 --------
