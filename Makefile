@@ -13,7 +13,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # "curve"): no plain-text traffic, and no "running over TCP without encryption" warning.
 KERNEL_CURVE := --KernelManager.transport_encryption=auto
 
-.PHONY: help python venv dev-venv run test test-fast lab navigation notebooks bench lock clean
+.PHONY: help python venv dev-venv run test test-fast lab navigation notebooks book bench lock clean
 
 help:
 	@echo "make run        set up .venv from the lock and run the notebook chain (ARGS='--scenario healthcare -p seed=7')"
@@ -22,6 +22,7 @@ help:
 	@echo "make lab        JupyterLab on the notebooks"
 	@echo "make navigation regenerate the notebooks' previous/next/contents links and 00_contents"
 	@echo "make notebooks  re-execute the committed notebooks in place (after changing them)"
+	@echo "make book       render the executed notebooks to a static site that reads offline (BOOK=build/book)"
 	@echo "make bench      install the benchmark peers and run benchmarks/"
 	@echo "make lock       refresh $(LOCK) (runtime) and $(DEV_LOCK) (development) from pyproject.toml"
 
@@ -74,6 +75,12 @@ notebooks: dev-venv navigation
 	cd notebooks && for nb in 0*.ipynb; do \
 		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.record_timing=False $(KERNEL_CURVE) "$$nb" || exit 1; done
+
+# The committed, executed notebooks as HTML pages with their math, figures, tables and saved
+# widgets inside them: no script or style is loaded from the network (open $(BOOK)/index.html).
+BOOK ?= build/book
+book: dev-venv
+	$(BIN)/python -m meshkit.tutorial.book notebooks $(BOOK)
 
 bench: dev-venv
 	$(BIN)/python -m pip install --quiet -c $(DEV_LOCK) -e ".[bench]"

@@ -16,6 +16,9 @@ on top of it: it imports the library, and the library never imports it.
 ``copy_plan``      what notebook 04 compares and changes on a given mesh
 ``walkthrough``    notebook 05's principals, grants and products, derived from a mesh
 ``attacks``        attempt an attack and record how it was refused
+``book``           the executed chain as a static HTML site that reads offline (``make book``)
+``book_math``      the book's formulas: TeX to MathML when the site is built
+``book_widgets``   the book's saved widgets: their state as static HTML
 =================  ===========================================================================
 
 Import the modules directly, e.g. ``from meshkit.tutorial import runs``.
