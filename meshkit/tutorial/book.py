@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import os
 import re
 import shutil
@@ -164,12 +165,12 @@ def _is_remote(url: str) -> bool:
     return bool(scheme) and scheme not in ("data", "about")
 
 
-def network_loads(html: str) -> list[str]:
+def network_loads(html: str | BeautifulSoup) -> list[str]:
     """The URLs ``html`` would load from outside itself and its folder (scripts, styles, pictures...).
 
     A link (``<a href>``) is not loaded, so it is not listed; a ``<link href>`` is.
     """
-    soup = BeautifulSoup(html, "html.parser")
+    soup = html if isinstance(html, BeautifulSoup) else BeautifulSoup(html, "html.parser")
     urls = []
     for element in soup.find_all(True):
         for attribute in _LOADING | ({"href"} if element.name == "link" else set()):
@@ -196,6 +197,43 @@ def _check_executed(notebook, name: str) -> None:
                            found="a code cell that never ran")
 
 
+@functools.cache
+def _exporter(template_file: str, exclude_input: bool = False) -> _BookExporter:
+    # one per template for a whole build: nbconvert compiles its templates once per exporter
+    return _BookExporter(template_file, exclude_input=exclude_input)
+
+
+def _page(notebook, name: str, pages: set[str], path: str | os.PathLike) -> BeautifulSoup:
+    notebook = copy.deepcopy(notebook)
+    _check_executed(notebook, name)
+    state = notebook.metadata.pop("widgets", {}).get(WIDGET_STATE, {"state": {}})
+
+    def outputs_html(outputs: list) -> str:
+        cell = nbformat.v4.new_code_cell(outputs=[nbformat.from_dict(o) for o in outputs])
+        holder = nbformat.v4.new_notebook(cells=[cell], metadata=notebook.metadata)
+        return _exporter("book_outputs.html.j2", True).from_notebook_node(
+            holder, {"book_page": name})[0]
+
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            where = f"{name}.ipynb, cell {cell.get('id', '?')}"
+            cell.outputs = [nbformat.from_dict(o) for o in static_outputs(
+                cell.outputs, state, render_outputs=outputs_html, where=where, note=NOTE)]
+    notebook.metadata["title"] = f"{title(notebook, where=f'{name}.ipynb')} · meshkit tutorial"
+    resources = {"metadata": {"name": name, "path": str(path)}, "book_page": name,
+                 "book_css": _CSS}
+    html, _ = _exporter("book.html.j2").from_notebook_node(notebook, resources)
+    soup = BeautifulSoup(html, "html.parser")
+    for link in soup.find_all("a", href=True):
+        link["href"] = page_href(link["href"], pages)
+    loads = network_loads(soup)
+    if loads:
+        raise RunError("the page would load from the network", notebook=name,
+                       where=f"{name}.ipynb", expected="data: URIs and files of the book only",
+                       found=", ".join(sorted(set(loads))[:5]))
+    return soup
+
+
 def render_page(notebook, name: str, pages: set[str], *, path: str | os.PathLike = ".") -> str:
     """The book's HTML page of ``notebook`` (named ``name``, in a book of ``pages``).
 
@@ -216,47 +254,17 @@ def render_page(notebook, name: str, pages: set[str], *, path: str | os.PathLike
         The notebook was not executed, a formula cannot be rendered, or the page would load
         something from the network.
     """
-    notebook = copy.deepcopy(notebook)
-    _check_executed(notebook, name)
-    state = notebook.metadata.pop("widgets", {}).get(WIDGET_STATE, {"state": {}})
-    body = _BookExporter("book_outputs.html.j2", exclude_input=True)
-
-    def outputs_html(outputs: list) -> str:
-        cell = nbformat.v4.new_code_cell(outputs=[nbformat.from_dict(o) for o in outputs])
-        holder = nbformat.v4.new_notebook(cells=[cell], metadata=notebook.metadata)
-        return body.from_notebook_node(holder, {"book_page": name})[0]
-
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            where = f"{name}.ipynb, cell {cell.get('id', '?')}"
-            cell.outputs = [nbformat.from_dict(o) for o in static_outputs(
-                cell.outputs, state, render_outputs=outputs_html, where=where, note=NOTE)]
-    notebook.metadata["title"] = f"{title(notebook, where=f'{name}.ipynb')} · meshkit tutorial"
-    resources = {"metadata": {"name": name, "path": str(path)}, "book_page": name,
-                 "book_css": _CSS}
-    html, _ = _BookExporter("book.html.j2").from_notebook_node(notebook, resources)
-    soup = BeautifulSoup(html, "html.parser")
-    for link in soup.find_all("a", href=True):
-        link["href"] = page_href(link["href"], pages)
-    html = str(soup)
-    loads = network_loads(html)
-    if loads:
-        raise RunError("the page would load from the network", notebook=name,
-                       where=f"{name}.ipynb", expected="data: URIs and files of the book only",
-                       found=", ".join(sorted(set(loads))[:5]))
-    return html
+    return str(_page(notebook, name, pages, path))
 
 
-def _broken_links(html: str, folder: Path) -> list[str]:
-    soup = BeautifulSoup(html, "html.parser")
-    broken = []
+def _local_links(soup: BeautifulSoup) -> list[str]:
+    """The links of ``soup`` to files (not to another site, a mail address or a place on the page)."""
+    links = []
     for link in soup.find_all("a", href=True):
         parts = urlsplit(link["href"])
-        if parts.scheme or parts.netloc or not parts.path:
-            continue  # another site, mail, or a place on this page
-        if not (folder / parts.path).is_file():
-            broken.append(link["href"])
-    return broken
+        if not (parts.scheme or parts.netloc or not parts.path):
+            links.append(link["href"])
+    return links
 
 
 def _writable(out: Path) -> None:
@@ -286,7 +294,7 @@ def build_book(notebooks: str | os.PathLike | None = None,
     out = Path(out)
     _writable(out)
     names = book_pages(folder)
-    html = {}
+    html, links = {}, {}
     for name in names:
         path = folder / f"{name}.ipynb"
         try:
@@ -294,7 +302,8 @@ def build_book(notebooks: str | os.PathLike | None = None,
         except Exception as exc:  # nbformat raises several unrelated types on a bad file
             raise RunError("cannot read the notebook", notebook=name, where=str(path),
                            expected="a .ipynb file", found=f"{type(exc).__name__}: {exc}") from exc
-        html[f"{name}.html"] = render_page(notebook, name, set(names), path=folder)
+        soup = _page(notebook, name, set(names), folder)
+        html[f"{name}.html"], links[f"{name}.html"] = str(soup), _local_links(soup)
     html["index.html"] = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="refresh" content="0; url={names[0]}.html">'
@@ -309,8 +318,8 @@ def build_book(notebooks: str | os.PathLike | None = None,
             (staging / file).write_text(text, encoding="utf-8")
         (staging / MARKER).write_text("written by python -m meshkit.tutorial.book\n",
                                       encoding="utf-8")
-        for file, text in html.items():
-            broken = _broken_links(text, staging)
+        for file, targets in links.items():
+            broken = [href for href in targets if not (staging / urlsplit(href).path).is_file()]
             if broken:
                 raise RunError("a link of the book leads to no file of the site", where=file,
                                expected="links to the book's pages",
