@@ -66,6 +66,7 @@ MARKER = ".meshkit-book"
 _CSS = """
 main { max-width: 72rem; margin: 0 auto; }
 math[display="block"] { margin: 0.8em 0; font-size: 1.15em; }
+.mk-widget-saved { border-left: 3px solid var(--jp-brand-color1); padding: 0.2em 0 0.2em 0.8em; }
 .mk-widget-note { font-style: italic; color: var(--jp-ui-font-color2); margin: 0 0 0.4em; }
 .mk-widget-box { display: flex; gap: 0.4em; margin: 0.2em 0; }
 .mk-widget-column { flex-direction: column; align-items: stretch; }

@@ -245,7 +245,9 @@ class _Walker:
         if WIDGET_VIEW not in data:
             return output
         html = self.html(data[WIDGET_VIEW].get("model_id", ""))
-        return {**output, "data": {"text/html": note + html}}
+        if note:  # a widget a cell displayed (not one inside an Output widget)
+            html = f'<div class="mk-widget-saved">{note}{html}</div>'
+        return {**output, "data": {"text/html": html}}
 
 
 def widget_html(model_id: str, state: dict, *, render_outputs: RenderOutputs | None = None,
@@ -273,7 +275,8 @@ def widget_html(model_id: str, state: dict, *, render_outputs: RenderOutputs | N
 
 def static_outputs(outputs: list, state: dict, *, render_outputs: RenderOutputs | None = None,
                    where: str = "widget", note: str = "") -> list:
-    """``outputs`` (a cell's) with each widget view replaced by its static HTML, after ``note``.
+    """``outputs`` (a cell's) with each widget view replaced by its static HTML, after ``note``
+    (the two framed together in a ``<div class="mk-widget-saved">``).
 
     The view's other representations (its ``text/plain`` repr, such as ``VBox(children=…)``)
     are dropped: the HTML shows the widget itself. Other outputs are returned unchanged.
