@@ -13,7 +13,7 @@ from bs4 import BeautifulSoup
 
 from meshkit import RunError
 from meshkit.tutorial.book import MARKER, NOTE, build_book, render_page
-from meshkit.tutorial.book_widgets import WIDGET_STATE, WIDGET_VIEW
+from meshkit.tutorial.book_widgets import WIDGET_STATE, WIDGET_VIEW, widget_html
 from meshkit.tutorial.chain import CHAIN, default_notebooks
 from meshkit.tutorial.kernels import kernel_config
 from meshkit.tutorial import navigation
@@ -134,6 +134,16 @@ formula = w.HTMLMath(value="noise $\\\\sigma^2$")
 tabs = w.Tab(children=[w.VBox([rounds, strategy, private]), w.VBox([name, out, formula])],
              titles=("training", "who"))
 tabs""",
+    """secret = w.Password(value="hunter2", description="key")
+hidden = w.Label(value="never shown", layout=w.Layout(display="none"))
+window = w.IntRangeSlider(value=[3, 8], min=0, max=10, description="rounds window")
+columns = w.SelectMultiple(options=["email", "phone", "country"], value=["email", "country"],
+                           description="masked")
+epsilon = w.FloatLogSlider(value=0.5, base=10, min=-2, max=1, description="ε")
+done = w.IntProgress(value=4, min=0, max=10, description="rounds done")
+more = w.Accordion(children=[w.Label(value="a label"), w.Button(description="Run")],
+                   titles=("label", "button"))
+w.HBox([secret, hidden, window, columns, epsilon, done, more])""",
     # moved after display: the page must show the saved state, not the values at display time
     """rounds.value = 12
 strategy.value = "krum"
@@ -153,6 +163,12 @@ def widget_notebook():
     return nb
 
 
+def _outputs(page: BeautifulSoup, i: int):
+    """The output area of the page's code cell ``i`` (not of a cell drawn inside a widget)."""
+    cells = page.main.find_all("div", class_="jp-CodeCell", recursive=False)
+    return cells[i].select_one(".jp-OutputArea")
+
+
 def test_the_executed_widget_notebook_holds_real_saved_state(widget_notebook):
     state = widget_notebook.metadata["widgets"][WIDGET_STATE]["state"]
     sliders = [m["state"] for m in state.values() if m["model_name"] == "IntSliderModel"]
@@ -162,10 +178,11 @@ def test_the_executed_widget_notebook_holds_real_saved_state(widget_notebook):
 
 def test_widget_views_become_static_html_with_labels_and_values_from_the_state(widget_notebook):
     html = render_page(widget_notebook, "widgets", {"widgets"})
-    soup = BeautifulSoup(html, "html.parser")
+    page = BeautifulSoup(html, "html.parser")
     assert WIDGET_VIEW not in html and WIDGET_STATE not in html
-    assert not soup.find_all("script")
-    assert html.count(NOTE) == 1
+    assert not page.find_all("script")
+    soup = _outputs(page, 0)
+    assert str(soup).count(NOTE) == 1
     slider = soup.find("input", attrs={"type": "range"})
     assert slider.has_attr("disabled") and slider["value"] == "12"
     assert (slider["min"], slider["max"]) == ("1", "30")
@@ -182,6 +199,36 @@ def test_widget_views_become_static_html_with_labels_and_values_from_the_state(w
     assert [t.has_attr("open") for t in tabs] == [False, True]  # the selected tab is open
     assert "printed inside the Output widget" in tabs[1].get_text()
     assert tabs[1].find("math").find("msup")
+
+
+def test_other_controls_show_their_saved_values_and_no_secret(widget_notebook):
+    page = BeautifulSoup(render_page(widget_notebook, "widgets", {"widgets"}), "html.parser")
+    assert str(page).count(NOTE) == 2  # one per displayed widget
+    soup = _outputs(page, 1)
+    html = str(soup)
+    assert "hunter2" not in html and "key" in soup.get_text()
+    assert "never shown" not in html  # hidden by its layout, as in JupyterLab
+    assert "3 – 8" in soup.get_text() and "rounds window" in soup.get_text()
+    masked = soup.find("select", multiple=True)
+    assert [o.get_text() for o in masked.find_all("option", selected=True)] == ["email", "country"]
+    log_slider = [i for i in soup.find_all("input", attrs={"type": "range"})
+                  if "ε" in i.parent.get_text()][0]
+    assert float(log_slider["value"]) == 0.5
+    assert (float(log_slider["min"]), float(log_slider["max"])) == (0.01, 10.0)
+    progress = soup.find("progress")
+    assert (progress["value"], progress["max"]) == ("4", "10")
+    summaries = [d.summary.get_text() for d in soup.find_all("details")]
+    assert summaries == ["label", "button"]
+    button = soup.find("button")
+    assert button.get_text() == "Run" and button.has_attr("disabled")
+
+
+def test_a_saved_state_with_a_cycle_is_refused():
+    # not something ipywidgets writes: a corrupted or hand-edited notebook
+    state = {"state": {"a": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_b"]}},
+                       "b": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_a"]}}}}
+    with pytest.raises(RunError, match="cycle.*a -> b -> a"):
+        widget_html("a", state)
 
 
 def test_a_widget_whose_state_was_not_saved_says_so(widget_notebook):
