@@ -213,11 +213,12 @@ class _Walker:
             chosen = set(range(index[0], index[-1] + 1))
         shown = [labels[i] for i in sorted(i for i in chosen if isinstance(i, int))
                  if 0 <= i < len(labels)]
-        multiple = " multiple" if name == "SelectMultipleModel" else ""
+        multiple = (f' multiple size="{_e(s.get("rows") or 5)}"' if name == "SelectMultipleModel"
+                    else "")
         options = "".join(f'<option{" selected" if i in chosen else ""}>{_e(label)}</option>'
                           for i, label in enumerate(labels))
         return self._labelled(s, f"<select disabled{multiple}>{options}</select>"
-                                 f'<span class="mk-widget-value">{_e(", ".join(shown))}</span>')
+                                 f'<span class="mk-widget-value">{_e(", ".join(shown) or "(none)")}</span>')
 
     def _image(self, entry: dict) -> str:
         s = entry.get("state", {})

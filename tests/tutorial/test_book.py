@@ -112,6 +112,15 @@ def test_figures_are_embedded_as_data_uris(book, name):
     assert all(i["src"].startswith("data:") for i in images)
 
 
+@pytest.mark.parametrize("name", CHAIN)
+def test_every_saved_widget_of_the_chain_is_drawn_statically(book, name):
+    views = sum(WIDGET_VIEW in o.get("data", {})
+                for cell in _notebook(name).cells for o in cell.get("outputs", []))
+    text = (book.folder / f"{name}.html").read_text(encoding="utf-8")
+    assert len(_soup(book.folder / f"{name}.html").select(".mk-widget-saved")) == views
+    assert WIDGET_VIEW not in text and WIDGET_STATE not in text
+
+
 def test_tables_are_kept_as_html_tables(book):
     for name in CHAIN[:1]:
         html_outputs = sum("<table" in "".join(o.get("data", {}).get("text/html", ""))
