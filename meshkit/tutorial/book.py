@@ -95,7 +95,7 @@ _TEMPLATES = {
     "book_outputs.html.j2": "{%- extends 'base.html.j2' -%}\n",
 }
 
-# attributes through which an element loads something (a link's href only leaves the page on a click)
+# attributes through which an element loads something (an <a href> is only followed on a click)
 _LOADING = {"src", "srcset", "data", "poster", "background"}
 _CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
 
@@ -167,7 +167,7 @@ def _is_remote(url: str) -> bool:
 
 
 def network_loads(html: str | BeautifulSoup) -> list[str]:
-    """The URLs ``html`` would load from outside itself and its folder (scripts, styles, pictures...).
+    """The URLs ``html`` would load from outside itself and its folder (scripts, styles, images).
 
     A link (``<a href>``) is not loaded, so it is not listed; a ``<link href>`` is.
     """
@@ -181,7 +181,9 @@ def network_loads(html: str | BeautifulSoup) -> list[str]:
             candidates = ([part.strip().split(" ")[0] for part in value.split(",")]
                           if attribute == "srcset" else [value])
             urls += [u for u in candidates if _is_remote(u)]
-        css = element.get("style", "") + ("".join(element.strings) if element.name == "style" else "")
+        css = element.get("style", "")
+        if element.name == "style":
+            css += "".join(element.strings)
         for match in _CSS_URL.finditer(css):
             url = match.group(1) or match.group(2)
             if _is_remote(url):
@@ -259,7 +261,7 @@ def render_page(notebook, name: str, pages: set[str], *, path: str | os.PathLike
 
 
 def _local_links(soup: BeautifulSoup) -> list[str]:
-    """The links of ``soup`` to files (not to another site, a mail address or a place on the page)."""
+    """The links of ``soup`` to files (not to another site, an address or a place on the page)."""
     links = []
     for link in soup.find_all("a", href=True):
         parts = urlsplit(link["href"])

@@ -34,8 +34,8 @@ __all__ = ["mathml", "MathMLRenderer", "markdown_html", "html_with_math"]
 # a command latex2mathml does not know comes out as its name in a token element
 _UNKNOWN_COMMAND = re.compile(r"<m[ion][^>]*>(\\[A-Za-z]+)</m[ion]>")
 # in HTML text (ipywidgets' HTMLMath): display math first, then inline math, as MathJax reads them
-_HTML_MATH = re.compile(r"(?<!\\)\$\$(?P<block>.+?)(?<!\\)\$\$|(?<![\\$])\$(?P<inline>.+?)(?<![\\$])\$",
-                        re.DOTALL)
+_HTML_MATH = re.compile(r"(?<!\\)\$\$(?P<block>.+?)(?<!\\)\$\$"
+                        r"|(?<![\\$])\$(?P<inline>.+?)(?<![\\$])\$", re.DOTALL)
 
 
 def mathml(tex: str, *, display: bool = False, where: str = "math") -> str:

@@ -130,7 +130,8 @@ class _Walker:
                 value = html_with_math(value, where=self.where)
             return self._labelled(s, f'<div class="mk-widget-html">{value}</div>')
         if name == "LabelModel":
-            return self._labelled(s, f'<span class="mk-widget-text">{_e(s.get("value", ""))}</span>')
+            text = _e(s.get("value", ""))
+            return self._labelled(s, f'<span class="mk-widget-text">{text}</span>')
         if name in _SLIDERS:
             return self._slider(name, s)
         if name in _RANGES:
@@ -217,8 +218,9 @@ class _Walker:
                     else "")
         options = "".join(f'<option{" selected" if i in chosen else ""}>{_e(label)}</option>'
                           for i, label in enumerate(labels))
+        value = _e(", ".join(shown) or "(none)")
         return self._labelled(s, f"<select disabled{multiple}>{options}</select>"
-                                 f'<span class="mk-widget-value">{_e(", ".join(shown) or "(none)")}</span>')
+                                 f'<span class="mk-widget-value">{value}</span>')
 
     def _image(self, entry: dict) -> str:
         s = entry.get("state", {})

@@ -33,7 +33,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def _chromium():
     if not CHROMIUM.exists():
-        how = "the browser tests need Debian's chromium at /usr/bin/chromium: apt-get install -y chromium"
+        how = ("the browser tests need Debian's chromium at /usr/bin/chromium: "
+               "apt-get install -y chromium")
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(how)
         pytest.skip(how)

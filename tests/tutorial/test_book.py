@@ -43,7 +43,8 @@ def test_one_page_per_notebook_and_an_index_that_opens_the_contents(book):
     files = {p.name for p in book.folder.iterdir()}
     assert files == {f"{n}.html" for n in NAMES} | {"index.html", MARKER}
     index = _soup(book.folder / "index.html")
-    assert index.find("meta", attrs={"http-equiv": "refresh"})["content"].endswith(f"url={CONTENTS}.html")
+    refresh = index.find("meta", attrs={"http-equiv": "refresh"})
+    assert refresh["content"].endswith(f"url={CONTENTS}.html")
     assert book.size == sum(p.stat().st_size for p in book.folder.iterdir())
 
 
@@ -125,7 +126,8 @@ def test_tables_are_kept_as_html_tables(book):
     for name in CHAIN[:1]:
         html_outputs = sum("<table" in "".join(o.get("data", {}).get("text/html", ""))
                            for cell in _notebook(name).cells for o in cell.get("outputs", []))
-        assert html_outputs and len(_soup(book.folder / f"{name}.html").find_all("table")) >= html_outputs
+        tables = _soup(book.folder / f"{name}.html").find_all("table")
+        assert html_outputs and len(tables) >= html_outputs
 
 
 # ------------------------------------------------------------------ saved widgets
@@ -283,7 +285,7 @@ def test_a_notebook_that_never_ran_is_refused():
 
 
 def _tiny_chain(folder: Path, *extra_markdown: str) -> Path:
-    """A chain of one executed notebook, with its navigation and contents made as for the real one."""
+    """A chain of one executed notebook, its navigation and contents made as for the real one."""
     folder.mkdir(exist_ok=True)
     nb = _page("Some text.", *extra_markdown)
     nb.cells[0].source = "# 01 · Domain setup: a tiny one"
