@@ -12,7 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from meshkit import RunError
-from meshkit.tutorial.book import MARKER, NOTE, build_book, render_page
+from meshkit.tutorial.book import MARKER, NOTE, build_book, network_loads, render_page
 from meshkit.tutorial.book_widgets import WIDGET_STATE, WIDGET_VIEW, widget_html
 from meshkit.tutorial.chain import CHAIN, default_notebooks
 from meshkit.tutorial.kernels import kernel_config
@@ -275,6 +275,19 @@ def test_a_page_that_would_load_from_the_network_is_refused():
         "text/html": '<img src="https://example.org/chart.png">', "text/plain": "chart"})
     with pytest.raises(RunError, match=r"load from the network.*example\.org/chart\.png"):
         render_page(_page("text", outputs=[remote]), "page", {"page"})
+
+
+@pytest.mark.parametrize("html, loads", [
+    ('<script src="https://example.org/m.js"></script>', ["https://example.org/m.js"]),
+    ('<link rel="stylesheet" href="http://example.org/a.css">', ["http://example.org/a.css"]),
+    ('<img srcset="data:image/png;base64,AA 1x, //example.org/b.png 2x">', ["//example.org/b.png"]),
+    ('<div style="background: url(https://example.org/c.png)"></div>', ["https://example.org/c.png"]),
+    ("<style>@import 'https://example.org/d.css';</style>", ["https://example.org/d.css"]),
+    ('<a href="https://example.org/">a link is followed only on a click</a>', []),
+    ('<img src="data:image/png;base64,AA"><link rel="icon" href="icon.png">', []),
+])
+def test_network_loads_finds_every_way_a_page_reaches_out(html, loads):
+    assert network_loads(html) == loads
 
 
 def test_a_notebook_that_never_ran_is_refused():
