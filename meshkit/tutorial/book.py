@@ -65,6 +65,7 @@ MARKER = ".meshkit-book"
 
 _CSS = """
 main { max-width: 72rem; margin: 0 auto; }
+math { font-family: "STIX Two Math", "Latin Modern Math", "DejaVu Math TeX Gyre", math; }
 math[display="block"] { margin: 0.8em 0; font-size: 1.15em; }
 .mk-widget-saved { border-left: 3px solid var(--jp-brand-color1); padding: 0.2em 0 0.2em 0.8em; }
 .mk-widget-note { font-style: italic; color: var(--jp-ui-font-color2); margin: 0 0 0.4em; }
