@@ -129,6 +129,9 @@ class RunDir:
             skipped = self.read_results(notebook).get("skipped")
             if isinstance(skipped, dict) and skipped:
                 results = {**results, "skipped": skipped}
+        return self._write_results(notebook, results)
+
+    def _write_results(self, notebook: str, results: dict) -> Path:
         text = json.dumps(_to_json(results), indent=2, sort_keys=True) + "\n"
         return atomic_write_text(self.folder(notebook) / "results.json", text)
 
@@ -161,7 +164,7 @@ class RunDir:
         elif (step or notebook) in skipped:  # recorded by an earlier run of another mesh
             skipped = {k: v for k, v in skipped.items() if k != (step or notebook)}
             results = {k: v for k, v in results.items() if k != "skipped"}
-            self.write_results(notebook, {**results, "skipped": skipped} if skipped else results)
+            self._write_results(notebook, {**results, "skipped": skipped} if skipped else results)
         return reason
 
     def read_results(self, notebook: str) -> dict:
