@@ -51,10 +51,7 @@ class Skipped(Displayable):
         return f"Skipped({self.step!r}, {self.reason!r})"
 
     def _render(self) -> list:
-        return [Paragraph(Badge("skipped", None), f" {self.reason}")]
-
-    def __str__(self) -> str:
-        return f"skipped: {self.reason}"
+        return [Paragraph(Badge("skipped", None), f": {self.reason}")]
 
 
 def skip_step(run, notebook: str, source, step: str | None = None) -> Skipped | None:

@@ -56,7 +56,7 @@ def test_skip_step_records_shows_and_forgets_a_reason(scenarios, tmp_path):
     skipped = skip_step(run, "03_aggregation", finance, "recommender")
     assert skipped.step == "recommender" and "declares no interactions" in skipped.reason
     bundle = skipped._repr_mimebundle_()
-    assert bundle["text/plain"] == f"skipped {skipped.reason}"
+    assert bundle["text/plain"] == f"skipped: {skipped.reason}"
     assert skipped.reason.replace("'", "&#x27;") in bundle["text/html"]
     assert str(skipped) == f"skipped: {skipped.reason}"
     # the notebook's own results, written at its end, keep the skipped section
