@@ -6,7 +6,8 @@ contracts as YAML text (an ``sql`` quality rule, a foreign key from the tastings
 customers); a supervised task (does a batch sell out?), interactions (who tasted which
 pastry), an entity held by two products (the office's customers and the copy the north
 bakery keeps), a principal, a grant and a deny. The command runs in a subprocess from the
-mesh's folder with a relative path, as a user types it; a small ``-p`` keeps it short.
+mesh's folder (and, for the second mesh, from its parent) with relative paths, as a user
+types them; a small ``-p`` keeps it short.
 
 A second mesh declares no task and no interactions: 02 and 03 are skipped with their
 reasons, 01, 04 and 05 run, and the command exits 0.
@@ -237,7 +238,7 @@ def _no_scenario_named(run: Path) -> None:
 def bakery_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("user")
     frames = write_bakery(home / "bakery", name="bakery")
-    done = _meshkit_run(home, "--mesh", "bakery/mesh.yaml", "--out", "runs/first")
+    done = _meshkit_run(home / "bakery", "--mesh", "mesh.yaml", "--out", "../runs/first")
     return home, frames, done
 
 
