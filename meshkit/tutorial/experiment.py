@@ -356,14 +356,14 @@ def recommender_comparison(scenario, *, store=None, rounds: int = 10, lr: float 
     --------
     >>> from meshkit.scenarios import load_scenario
     >>> recommender_comparison(load_scenario("finance", scale=0.1))["skipped"]
-    "scenario 'finance' declares no interactions: no recommender to train"
+    "mesh 'finance' declares no interactions: no recommender to train"
     """
     from meshkit.tutorial.recommender import compare_recommenders
 
+    from meshkit.tutorial.user_mesh import skip_reason
+
     if scenario.interactions is None:
-        return {"rows": [], "history": None,
-                "skipped": f"scenario {scenario.name!r} declares no interactions: "
-                           "no recommender to train"}
+        return {"rows": [], "history": None, "skipped": skip_reason(scenario, "recommender")}
     frames = None
     if store is not None:
         frames = {name: store.read(name) for name in scenario.interactions.products}

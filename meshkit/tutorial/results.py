@@ -85,16 +85,20 @@ def domain_setup_results(mesh, frames: dict, reports: dict, store, *, seed: int,
     }
 
 
-def local_training_results(scenario: str, setup, local, *, epochs: int) -> dict:
-    """``02_local_training``: each domain's home and visiting scores, the cross matrix."""
+def local_training_results(scenario: str, setup, local, *, epochs: int, task=None) -> dict:
+    """``02_local_training``: each domain's home and visiting scores, the cross matrix, the
+    rows each domain trained and tested on, and (given ``task``, the mesh's) the task."""
     metric = setup.metric
     names, cross = local.matrix(metric)
     scores = home_and_visitors(names, cross)
     home = [scores[n][0] for n in names]
     visitors = [scores[n][1] for n in names]
+    extra = {"task": task.to_dict()} if task is not None else {}
     return rounded({
+        **extra,
         "scenario": scenario, "model": repr(setup.model), "metric": metric, "epochs": epochs,
         "domains": names,
+        "rows": {n: d.n_train + d.n_test for n, d in setup.datasets.items()},
         "home": dict(zip(names, home)),
         "visitors": dict(zip(names, visitors)),
         "cross": cross,
@@ -153,9 +157,20 @@ def consistency_results(plan, *, mode: str, threshold: float, injections: list, 
     }, digits=6)
 
 
-def security_results(attacks: list, verification, posture_report, rotation: dict) -> dict:
-    """``05_security``: the attacks and the layer that refused each, the audit log, posture."""
+def security_results(attacks: list, verification, posture_report, rotation: dict, *,
+                     plan=None, policy=None) -> dict:
+    """``05_security``: the attacks and the layer that refused each, the audit log, posture;
+    with ``plan`` (the :class:`~meshkit.tutorial.walkthrough.Walkthrough`) the product asked
+    for, the consumer's domain and the principals; with ``policy`` (the model's) the ids of
+    its grants and denies."""
+    cast = {} if plan is None else {"walkthrough": {
+        "product": plan.product, "consumer_domain": plan.consumer_domain,
+        "principals": [p["name"] for p in plan.principals]}}
+    if policy is not None:
+        cast["policy"] = {"grants": [g.id for g in policy.grants],
+                          "denies": [d.id for d in policy.denies]}
     return {
+        **cast,
         "attacks": len(attacks),
         "attacks_refused": sum(a.refused for a in attacks),
         "refused_by": {a.attack: a.layer for a in attacks},

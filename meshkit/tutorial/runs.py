@@ -119,14 +119,27 @@ class RunDir:
         return folder
 
     def write_results(self, notebook: str, results: dict) -> Path:
-        """Write ``<run>/<notebook>/results.json`` atomically and return its path."""
+        """Write ``<run>/<notebook>/results.json`` atomically and return its path.
+
+        The sections :meth:`write_skipped` recorded as skipped (``skipped``) are kept when
+        ``results`` does not say otherwise: a notebook that ran without its recommender
+        still says why at the end.
+        """
+        if "skipped" not in results:
+            skipped = self.read_results(notebook).get("skipped")
+            if isinstance(skipped, dict) and skipped:
+                results = {**results, "skipped": skipped}
+        return self._write_results(notebook, results)
+
+    def _write_results(self, notebook: str, results: dict) -> Path:
         text = json.dumps(_to_json(results), indent=2, sort_keys=True) + "\n"
         return atomic_write_text(self.folder(notebook) / "results.json", text)
 
     def write_skipped(self, notebook: str, source, step: str | None = None) -> str | None:
         """Record in ``results.json`` why ``notebook`` (or its ``step``) cannot run on
-        ``source``'s mesh, and return the one-line reason; ``None`` (nothing written) when
-        it can run (see :func:`~meshkit.tutorial.user_mesh.skip_reason`).
+        ``source``'s mesh, and return the one-line reason; ``None`` when it can run (see
+        :func:`~meshkit.tutorial.user_mesh.skip_reason`), and a reason an earlier run
+        recorded for that step is removed.
 
         Examples
         --------
@@ -142,12 +155,16 @@ class RunDir:
         from meshkit.tutorial.user_mesh import skip_reason
 
         reason = skip_reason(source, step or notebook)
+        results = self.read_results(notebook)
+        skipped = results.get("skipped") if isinstance(results.get("skipped"), dict) else {}
         if reason is not None:
-            results = self.read_results(notebook)
-            skipped = results.get("skipped") if isinstance(results.get("skipped"), dict) else {}
             results.update({"mesh": source.name,
                             "skipped": {**skipped, (step or notebook): reason}})
             self.write_results(notebook, results)
+        elif (step or notebook) in skipped:  # recorded by an earlier run of another mesh
+            skipped = {k: v for k, v in skipped.items() if k != (step or notebook)}
+            results = {k: v for k, v in results.items() if k != "skipped"}
+            self._write_results(notebook, {**results, "skipped": skipped} if skipped else results)
         return reason
 
     def read_results(self, notebook: str) -> dict:
@@ -188,7 +205,10 @@ def ensure_published(run: RunDir, scenario: str = "retail", *, scale: float = 1.
     or, with ``mesh_spec``, the user's mesh (:class:`~meshkit.tutorial.user_mesh.UserMesh`:
     the same interface, built only from the user's spec and files, each product validated
     with its per-check quality report). Products already in the run's store are left as they
-    are, so notebooks can call this freely; the first call publishes version 0 of each.
+    are, so notebooks can call this freely; the first call publishes version 0 of each. A
+    user's mesh is validated once: when the run directory already holds this spec published
+    with the same files (the same SHA-256), a later call only reads the files (the returned
+    mesh's ``reports`` are then empty) and neither validates nor publishes again.
 
     The run directory records what it holds (``published.json``): a scenario's draw (scale,
     seed), or a user's mesh (the spec's absolute path and a SHA-256 of its files). Several
@@ -218,14 +238,20 @@ def ensure_published(run: RunDir, scenario: str = "retail", *, scale: float = 1.
     """
     published = run.published()
     if mesh_spec:
-        from meshkit.tutorial.user_mesh import load_user_mesh
+        from meshkit._mesh import Mesh
+        from meshkit.tutorial.user_mesh import load_user_mesh, resolve_spec_path, spec_digest
 
-        source = load_user_mesh(mesh_spec)
-        origin = source.origin()
+        path = resolve_spec_path(mesh_spec)
+        mesh = Mesh.load(path)
+        origin = {"mesh_spec": str(path), "sha256": spec_digest(mesh)}
         for name, held in published.items():
             if held.get("mesh_spec") != origin["mesh_spec"]:
-                raise _refuse_other(_describe(name, held), _describe(source.name, origin))
-        if published and published.get(source.name) != origin:
+                raise _refuse_other(_describe(name, held), _describe(mesh.name, origin))
+        unchanged = published.get(mesh.name) == origin and all(
+            run.store.exists(p.name) for p in mesh.products())
+        # this exact mesh is validated and published here already: no second validation
+        source = load_user_mesh(path, mesh=mesh, validate=not unchanged)
+        if published and not unchanged:
             run.clear_draw()  # the same spec, its files changed: a new draw
     else:
         from meshkit.scenarios import load_scenario

@@ -3,7 +3,9 @@
 ``meshkit run`` ends with these lines, so a batch run says what it found without opening a
 notebook. Each notebook of the chain has its headline (:data:`HEADLINES`); a notebook without
 one, or results without the keys a headline reads, fall back to the results' first few
-scalar values. Numbers go through the display layer's :func:`~meshkit._display.fmt`.
+scalar values. A notebook skipped on this mesh says ``skipped: <reason>``; a section skipped
+(03's recommender) is added to the headline. Numbers go through the display layer's
+:func:`~meshkit._display.fmt`.
 
 Examples
 --------
@@ -15,6 +17,9 @@ Examples
 'rows 12, name x'
 >>> headline("01_domain_setup", {})
 '(no results.json)'
+>>> headline("02_local_training", {"mesh": "own", "skipped": {
+...     "02_local_training": "mesh 'own' declares no supervised task: nothing to train"}})
+"skipped: mesh 'own' declares no supervised task: nothing to train"
 """
 
 from __future__ import annotations
@@ -73,14 +78,18 @@ def headline(notebook: str, results: dict) -> str:
     """The headline of one notebook's results (``"(no results.json)"`` when empty)."""
     if not results:
         return "(no results.json)"
+    skipped = results.get("skipped") if isinstance(results.get("skipped"), dict) else {}
+    if notebook in skipped:
+        return f"skipped: {skipped[notebook]}"
+    sections = "".join(f"; {step} skipped: {reason}" for step, reason in skipped.items())
     write = HEADLINES.get(notebook)
     if write is not None:
         try:
-            return write(results)
+            return write(results) + sections
         except (KeyError, TypeError):  # results of another shape: the generic line below
             pass
     scalars = [(k, v) for k, v in results.items() if isinstance(v, (str, int, float, bool))]
-    return ", ".join(f"{k} {fmt(v)}" for k, v in scalars[:4]) or "(no scalar results)"
+    return (", ".join(f"{k} {fmt(v)}" for k, v in scalars[:4]) or "(no scalar results)") + sections
 
 
 def summary_lines(results: dict) -> list[str]:

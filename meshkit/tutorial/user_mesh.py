@@ -168,7 +168,8 @@ def spec_digest(mesh) -> str:
     return digest.hexdigest()
 
 
-def load_user_mesh(mesh_spec: str | os.PathLike, *, allow_outside: bool = False) -> UserMesh:
+def load_user_mesh(mesh_spec: str | os.PathLike, *, allow_outside: bool = False,
+                   validate: bool = True, mesh=None) -> UserMesh:
     """Read a user's mesh spec and files, and check every product against its contract.
 
     Parameters
@@ -177,6 +178,12 @@ def load_user_mesh(mesh_spec: str | os.PathLike, *, allow_outside: bool = False)
         ``mesh.yaml`` or its folder, relative to the current directory or absolute.
     allow_outside : bool, default False
         Let the spec name files outside its folder (see :meth:`~meshkit.Mesh.load`).
+    validate : bool, default True
+        ``False`` only for files already validated in exactly this state (the run directory
+        published this spec with this :func:`spec_digest`): the frames are read, no check
+        runs, and ``reports`` and ``relationships`` are empty.
+    mesh : Mesh, optional
+        The spec already loaded from ``mesh_spec`` (saves reading it twice).
 
     Raises
     ------
@@ -189,13 +196,17 @@ def load_user_mesh(mesh_spec: str | os.PathLike, *, allow_outside: bool = False)
         A product fails its contract; ``report`` is its per-check report. Nothing is
         published from a mesh whose data fails.
     """
-    from meshkit._contracts import check_relationships, validate
+    import meshkit._contracts as contracts
     from meshkit._mesh import Mesh
 
     path = resolve_spec_path(mesh_spec)
-    mesh = Mesh.load(path, allow_outside=allow_outside)
+    if mesh is None:
+        mesh = Mesh.load(path, allow_outside=allow_outside)
     frames = {p.name: mesh.read_source(p.name) for p in mesh.products()}
-    reports = {p.name: validate(frames[p.name], p.contract) for p in mesh.products()}
+    if not validate:
+        return UserMesh(name=mesh.name, mesh=mesh, frames=frames, spec_path=path,
+                        digest=spec_digest(mesh))
+    reports = {p.name: contracts.validate(frames[p.name], p.contract) for p in mesh.products()}
     failed = [name for name, report in reports.items() if not report.passed]
     if failed:
         report = reports[failed[0]]
@@ -205,7 +216,7 @@ def load_user_mesh(mesh_spec: str | os.PathLike, *, allow_outside: bool = False)
                            found=", ".join(f"{c.name}" for c in report.failed[:5]),
                            report=report)
     by_table = {p.contract.tables[0]: frames[p.name] for p in mesh.products()}
-    relationships = {p.name: check_relationships(p.contract, by_table)
+    relationships = {p.name: contracts.check_relationships(p.contract, by_table)
                      for p in mesh.products() if p.contract.relationships}
     return UserMesh(name=mesh.name, mesh=mesh, frames=frames, spec_path=path,
                     digest=spec_digest(mesh), reports=reports, relationships=relationships)

@@ -7,7 +7,7 @@ asked for and the PII column tokenized in the grant, a column outside it, a prod
 granted, and the default principals and grants (a domain-wide grant to analysts, and an
 expired, filtered grant for a reporting service). The principals and grants the mesh
 declares (``principals:``, ``grants:`` or ``policy:`` of its spec) replace the derived ones
-of the same name or id and join the others.
+of the same name or id and join the others; the denies it declares are kept as they are.
 
 Examples
 --------
@@ -63,6 +63,8 @@ class Walkthrough(Displayable):
         The product of the consumer's domain the reporting service was granted (expired).
     principals, grants : list of dict
         Default ``principals`` and ``grants`` parameters of the notebook.
+    denies : list of dict
+        The denies the mesh declares (none are derived).
     """
 
     product: str
@@ -77,6 +79,7 @@ class Walkthrough(Displayable):
     reporting_product: str
     principals: list = field(default_factory=list)
     grants: list = field(default_factory=list)
+    denies: list = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -90,7 +93,8 @@ class Walkthrough(Displayable):
                 "unshared_product": self.unshared_product, "decoy_product": self.decoy_product,
                 "open_domain": self.open_domain, "reporting_product": self.reporting_product,
                 "principals": [dict(p) for p in self.principals],
-                "grants": [dict(g) for g in self.grants]}
+                "grants": [dict(g) for g in self.grants],
+                "denies": [dict(d) for d in self.denies]}
 
     def _render(self) -> list:
         facts = Facts({
@@ -112,9 +116,15 @@ class Walkthrough(Displayable):
                          "row_filter", "expires"]
         grants = Table(grant_columns, [tuple(g.get(c) for c in grant_columns)
                                        for g in self.grants])
-        return [Heading(f"Security walk-through on {self.product}"), facts,
-                Details(f"{len(self.principals)} default principal(s)", [principals], open=True),
-                Details(f"{len(self.grants)} default grant(s)", [grants], open=True)]
+        out = [Heading(f"Security walk-through on {self.product}"), facts,
+               Details(f"{len(self.principals)} default principal(s)", [principals], open=True),
+               Details(f"{len(self.grants)} default grant(s)", [grants], open=True)]
+        if self.denies:
+            deny_columns = ["id", "principal", "role", "product", "domain", "action", "reason"]
+            out.append(Details(f"{len(self.denies)} deny(ies) the mesh declares", [
+                Table(deny_columns, [tuple(d.get(c) for c in deny_columns)
+                                     for d in self.denies])], open=True))
+        return out
 
 
 def _distinct(frames, name: str, column: str) -> int:
@@ -212,12 +222,16 @@ def plan_walkthrough(mesh, frames=None, *, product: str = "",
                   {"name": SERVICE, "kind": "service", "domain": consumer,
                    "roles": ["reporting"]}]
     access = getattr(mesh, "access", None)
+    denies = []
     if access is not None and not access.is_empty():  # what the mesh declares comes first
+        declared = access.policy_dict()
         principals = _merged(principals, access.principals, "name")
-        grants = _merged(grants, access.policy_dict()["grants"], "id")
+        grants = _merged(grants, declared["grants"], "id")
+        denies = [dict(d) for d in declared.get("denies") or []]
     return Walkthrough(
         product=info.name, consumer_domain=consumer, request_columns=request,
         masks={tokenized: "tokenize"} if tokenized else {},
         deterministic=(tokenized,) if tokenized else (), hidden_column=hidden,
         unshared_product=unshared, decoy_product=decoy, open_domain=open_domain,
-        reporting_product=reporting.name, principals=principals, grants=grants)
+        reporting_product=reporting.name, principals=principals, grants=grants,
+        denies=denies)

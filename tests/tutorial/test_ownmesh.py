@@ -434,6 +434,44 @@ def test_changed_files_of_the_same_spec_replace_the_previous_draw(own, tmp_path)
     assert run.published()["own"]["sha256"] == spec_digest(source.mesh)
 
 
+def test_a_second_call_on_the_same_mesh_neither_validates_nor_publishes_again(
+        own, tmp_path, monkeypatch):
+    import meshkit._contracts as contracts
+
+    validated = []
+    real_validate = contracts.validate
+
+    def counting_validate(frame, contract, *args, **kwargs):
+        validated.append(contract.id)
+        return real_validate(frame, contract, *args, **kwargs)
+
+    monkeypatch.setattr(contracts, "validate", counting_validate)
+    run = runs.RunDir(tmp_path / "run")
+    first, store = runs.ensure_published(run, mesh_spec=own)
+    names = sorted(store.products())
+    assert len(validated) == len(names) and all(first.reports[n].passed for n in names)
+    logs = {n: sorted((run.path / "store").rglob(f"{n}/_delta_log/*.json")) for n in names}
+    assert all(logs.values())
+
+    validated.clear()
+    second, store = runs.ensure_published(run, mesh_spec=own)
+    assert validated == [] and second.reports == {}  # the exact mesh held: no re-validation
+    assert {n: store.latest_version(n) for n in names} == dict.fromkeys(names, 0)
+    assert {n: sorted((run.path / "store").rglob(f"{n}/_delta_log/*.json"))
+            for n in names} == logs
+    assert second.digest == first.digest
+    assert all(second.frames[n].equals(first.frames[n]) for n in names)
+
+    # one changed file: validated and published again, from the new file
+    visits = pl.read_csv(own.parent / "files" / "shop_visits.csv")
+    visits.head(visits.height - 7).write_csv(own.parent / "files" / "shop_visits.csv")
+    third, store = runs.ensure_published(run, mesh_spec=own)
+    assert len(validated) == len(names) and all(third.reports[n].passed for n in names)
+    assert store.read("shop_visits").height == visits.height - 7
+    assert store.latest_version("shop_visits") == 0
+    assert run.published()["own"]["sha256"] == third.digest != first.digest
+
+
 def test_a_product_failing_its_contract_publishes_nothing(own, tmp_path):
     bad = pl.read_csv(own.parent / "files" / "shop_visits.csv").with_columns(
         pl.lit(7).alias("bought"))
