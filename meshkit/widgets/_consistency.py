@@ -103,4 +103,4 @@ def consistency_explorer(report, *, injections=None):
 
     bind(controls, update)
     update()
-    return assemble(controls, view, extra=stale)
+    return assemble(controls, view, extra=stale, title="consistency explorer")

@@ -141,4 +141,4 @@ def grant_explorer(model, store, identities: dict, *, principal: str | None = No
 
     bind(controls, update)
     update()
-    return assemble(controls, view)
+    return assemble(controls, view, title="grant explorer")

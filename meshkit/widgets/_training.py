@@ -134,4 +134,4 @@ def training_explorer(setup, *, strategy: str = "fedavg", rounds: int = 10, seed
 
     bind(controls, update)
     update()
-    return assemble(controls, view, extra=[progress])
+    return assemble(controls, view, extra=[progress], title="training explorer")
