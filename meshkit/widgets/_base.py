@@ -68,8 +68,8 @@ def _explorer_class():
         """
 
         def __repr__(self):
-            return (f"{self.title} ({', '.join(self.controls)}): "
-                    "open the notebook in JupyterLab to use its controls")
+            return (f"{self.title} ({len(self.controls)} controls): "
+                    "run the notebook in JupyterLab to use them")
 
     return Explorer
 
@@ -79,9 +79,10 @@ def assemble(controls: dict, view, *, extra=(), title: str = "explorer"):
 
     Examples
     --------
-    >>> box = assemble({"x": widgets().IntSlider()}, widgets().HTML(), title="an explorer")
+    >>> w = widgets()
+    >>> box = assemble({"x": w.IntSlider(), "y": w.IntSlider()}, w.HTML(), title="an explorer")
     >>> box
-    an explorer (x): open the notebook in JupyterLab to use its controls
+    an explorer (2 controls): run the notebook in JupyterLab to use them
     """
     w = widgets()
     box = _explorer_class()(

@@ -10,7 +10,7 @@ import dataclasses
 from meshkit._errors import ConsistencyError, MeshkitError
 from meshkit.widgets._base import assemble, bind, error_html, to_html, widgets
 
-__all__ = ["consistency_view", "consistency_explorer", "drift_columns"]
+__all__ = ["consistency_view", "consistency_explorer", "consistency_html", "drift_columns"]
 
 
 def drift_columns(report) -> list[str]:
@@ -70,6 +70,16 @@ def consistency_view(report, theta: float, column: str | None = None) -> dict:
     return {"verdict": verdict, "sweep": sweep, "drift": drift}
 
 
+def consistency_html(shown: dict) -> str:
+    """The explorer's view of :func:`consistency_view`: the verdict's line, the sweep and the
+    column's drift test next to the controls, the whole report folded below them."""
+    from meshkit._display import Details, render
+
+    head, *rest = shown["verdict"]._render()
+    return to_html(render([head]), shown["sweep"], shown["drift"],
+                   render([Details("the whole report at this θ", rest)]))
+
+
 def consistency_explorer(report, *, injections=None):
     """A θ slider and a column picker over :func:`consistency_view`.
 
@@ -99,7 +109,7 @@ def consistency_explorer(report, *, injections=None):
         except MeshkitError as exc:
             view.value = error_html(exc)
             return
-        view.value = to_html(shown["verdict"], shown["sweep"], shown["drift"])
+        view.value = consistency_html(shown)
 
     bind(controls, update)
     update()

@@ -2,9 +2,12 @@
 driven by Playwright (the system browser, never a downloaded one; see ``conftest.py``).
 
 JupyterLab serves copies of ``notebooks/`` (token auth, loopback, a free port, CurveZMQ-encrypted
-kernels) from a temporary folder: ``committed/`` holds the notebooks as committed, ``notebooks/``
-the same with smaller parameters (:data:`QUICK`, set in each copy's parameters cell) so that the
-chain runs in minutes. For each notebook the test opens it, runs every cell from the Run menu,
+kernels) from a temporary folder: ``committed/`` holds the notebooks as committed (untrusted, as
+a fresh clone: JupyterLab shows each explorer's one-line text form), ``trusted/`` the same
+signed as trusted by the server's own notary (JupyterLab draws each explorer from the widget
+state saved in the notebook, without running it), ``notebooks/`` the same with smaller
+parameters (:data:`QUICK`, set in each copy's parameters cell) so that the chain runs in
+minutes. No copy may be marked modified by being opened. For each notebook the test opens it, runs every cell from the Run menu,
 checks that no cell shows an error (on the page and in the saved file), moves a control of its
 explorer and checks that the explorer's output changes. Screenshots and ``timings.json`` (the
 wall time of each step, and the seconds from moving 04's θ slider to the updated verdict) are
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.sign import NotebookNotary
 
 pytestmark = pytest.mark.slow
 
@@ -76,8 +80,19 @@ def lab(browser, artifacts):
     """A JupyterLab server on the copies: ``(base url, token, folder)``."""
     folder, _ = artifacts
     served = folder / "lab"
-    shutil.copytree(ROOT / "notebooks", served / "committed",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for copy in ("committed", "trusted"):
+        shutil.copytree(ROOT / "notebooks", served / copy,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    data = folder / "jupyter-data"  # the server's notary: its secret and signatures
+    data.mkdir()
+    notary = NotebookNotary(data_dir=str(data))
+    for path in sorted((served / "trusted").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        # a signature is of the content: mark the copy so that ``committed/`` stays untrusted
+        nb.metadata["browser_test_copy"] = "trusted"
+        notary.sign(nb)
+        nbformat.write(nb, path)
+    notary.store.close()
     (served / "notebooks").mkdir()
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         if path.stem in QUICK:
@@ -91,8 +106,18 @@ def lab(browser, artifacts):
                         "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}}
     for name in ("jupyter_server_config.json", "jupyter_lab_config.json"):
         (config / name).write_text(json.dumps(quiet))
+    # no news toast over the page; every cell in the page (no windowing), so that the test
+    # finds any cell's output without scrolling to it first
+    settings = folder / "lab-settings"
+    for plugin, values in {"apputils-extension/notification": {"fetchNews": "false",
+                                                               "checkForUpdates": False},
+                           "notebook-extension/tracker": {"windowingMode": "none"}}.items():
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     token, port = secrets.token_hex(16), _free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config),
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_DATA_DIR": str(data),
+           "JUPYTERLAB_SETTINGS_DIR": str(settings),
            "JUPYTERLAB_WORKSPACES_DIR": str(folder / "workspaces"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}",
@@ -200,6 +225,12 @@ def _explorer(page):
         has=page.locator(".widget-html-content")).last
 
 
+def _show_top(page, explorer) -> None:
+    """Scroll the explorer's controls to the top of the notebook's view (for a screenshot)."""
+    explorer.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+
+
 def _view_html(explorer) -> str:
     return explorer.locator(".widget-html-content").last.inner_html()
 
@@ -252,13 +283,25 @@ def test_committed_notebooks_open_unmodified(lab, page, artifacts):
     for name in ("00_contents", *CHAIN):
         _open(page, lab, f"committed/{name}.ipynb")
         page.wait_for_timeout(1500)  # let every output render (a normalising edit would mark it)
-        page.screenshot(path=folder / "screenshots" / f"committed_{name}.png", full_page=True)
+        page.screenshot(path=folder / "screenshots" / f"committed_{name}.png")
         assert not _dirty(page), f"opening {name}.ipynb marked it modified"
-        if name in EXPLORING:  # the saved widget state shows the explorer without a kernel
-            assert _explorer(page).count() == 1, f"{name}.ipynb shows no explorer"
-            _explorer(page).scroll_into_view_if_needed()
-            page.screenshot(path=folder / "screenshots" / f"committed_{name}_explorer.png")
+        if name in EXPLORING:  # untrusted: the explorer's text form, not a broken widget
+            line = page.locator(f"{PANEL} .jp-OutputArea-output", has_text="explorer (")
+            assert line.count() == 1 and "run the notebook in JupyterLab" in line.inner_text()
     timings["open_committed_s"] = round(time.perf_counter() - start, 1)
+
+
+@pytest.mark.parametrize("notebook", EXPLORING)
+def test_trusted_notebooks_show_their_saved_explorer_unmodified(lab, page, artifacts, notebook):
+    folder, _ = artifacts
+    _open(page, lab, f"trusted/{notebook}.ipynb")
+    explorer = _explorer(page)
+    explorer.wait_for(state="attached", timeout=60_000)  # drawn from the saved widget state
+    _show_top(page, explorer)
+    page.screenshot(path=folder / "screenshots" / f"saved_{notebook}.png")
+    assert explorer.locator(".widget-dropdown, .widget-slider").count() >= 1
+    assert "<" in _view_html(explorer)  # the view holds the saved result (HTML)
+    assert not _dirty(page), f"opening the trusted {notebook}.ipynb marked it modified"
 
 
 @pytest.mark.parametrize("notebook", CHAIN)
@@ -293,8 +336,9 @@ def _run_and_explore(lab, page, artifacts, notebook: str) -> None:
         return
     explorer = _explorer(page)
     assert explorer.count() == 1, f"{notebook} shows no explorer"
-    explorer.scroll_into_view_if_needed()
-    explorer.screenshot(path=shots / f"{notebook}_explorer_before.png")
+    _show_top(page, explorer)
+    page.screenshot(path=shots / f"{notebook}_explorer_before.png")
     seconds = _move_a_control(page, notebook, explorer)
-    explorer.screenshot(path=shots / f"{notebook}_explorer_after.png")
+    _show_top(page, explorer)
+    page.screenshot(path=shots / f"{notebook}_explorer_after.png")
     timings[f"{notebook}_control_to_output_s"] = round(seconds, 3)
