@@ -1,8 +1,9 @@
 """The browser tests' shared fixtures: Debian's chromium driven by Playwright.
 
-Playwright drives the system browser at ``/usr/bin/chromium`` (``executable_path``); it never
-downloads one. Without that browser the tests are skipped with the command that installs it;
-under ``CI=true`` a missing browser is a failure (``.ci/run`` installs it).
+Playwright drives the system browser at ``/usr/bin/chromium`` (``executable_path``; the
+environment variable ``MESHKIT_CHROMIUM`` names another path); it never downloads one. Without
+that browser the tests are skipped with the command that installs it; under ``CI=true`` a
+missing browser is a failure (``.ci/run`` installs it).
 
 Fixtures
 --------
@@ -24,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("MESHKIT_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update",
                   "--no-first-run", "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 1000}
-HOW_TO_ENABLE = ("the browser tests need Debian's chromium at /usr/bin/chromium: "
+HOW_TO_ENABLE = (f"the browser tests need Debian's chromium at {CHROMIUM}: "
                  "apt-get install -y chromium (CI's .ci/run installs it)")
 
 
