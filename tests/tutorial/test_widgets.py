@@ -9,7 +9,9 @@ import pytest
 import meshkit as mk
 from meshkit import ConsistencyError, FederationError, PolicyError, ProductStore
 from meshkit.scenarios import load_scenario
+from meshkit._display import fmt as mk_fmt
 from meshkit.widgets._base import to_html
+from meshkit.widgets._consistency import drift_measures
 from meshkit.widgets import (consistency_explorer, consistency_view, grant_explorer, grant_view,
                              product_explorer, product_view, training_explorer, training_view)
 
@@ -200,6 +202,12 @@ def test_consistency_explorer_shows_the_verdict_line_first_and_folds_the_report(
     folded = view[view.index("<details"):]
     assert all(reason.split(":")[0] in folded for reason in verdict.reasons)
     assert "Similarity" in folded and "Similarity" not in view[:view.index("<details")]
+    column = explorer.controls["column"].value
+    evidence = rep.similarity.layers["distributions"].evidence
+    tested = evidence.filter(evidence["column"] == column).row(0, named=True)
+    shown = drift_measures(consistency_view(rep, 0.5, column)["drift"])
+    assert dict(shown.iter_rows()) == {k: mk_fmt(v) for k, v in tested.items() if v is not None}
+    assert shown["measure"].to_list()[:2] == ["column", "kind"] and "measure" in view
 
 
 # ---------------------------------------------------------------- 05: grants
