@@ -74,6 +74,7 @@ notebooks: dev-venv navigation
 	cd notebooks && for nb in 0*.ipynb; do \
 		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.record_timing=False $(KERNEL_CURVE) "$$nb" || exit 1; done
+	$(BIN)/python -m meshkit.tutorial.widget_ids notebooks/0*.ipynb
 
 bench: dev-venv
 	$(BIN)/python -m pip install --quiet -c $(DEV_LOCK) -e ".[bench]"
