@@ -75,6 +75,7 @@ notebooks: dev-venv navigation
 	cd notebooks && for nb in 0*.ipynb; do \
 		../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.record_timing=False $(KERNEL_CURVE) "$$nb" || exit 1; done
+	$(BIN)/python -m meshkit.tutorial.widget_ids notebooks/0*.ipynb
 
 # The committed, executed notebooks as HTML pages with their math, figures, tables and saved
 # widgets inside them: no script or style is loaded from the network (open $(BOOK)/index.html).

@@ -148,8 +148,10 @@ def update(folder: str | os.PathLike | None = None, *, check: bool = False) -> l
     titles = {name: title(nb, where=f"{name}.ipynb") for name, nb in notebooks.items()}
     wanted = {folder / f"{name}.ipynb": _dump(navigated(nb, navigation_line(name, titles)))
               for name, nb in notebooks.items()}
-    wanted[folder / f"{CONTENTS}.ipynb"] = _dump(
-        contents_notebook(titles, notebooks[chain[0]].get("metadata", {})))
+    # the first notebook's kernel and language, not what its run saved (widget state...)
+    metadata = {key: value for key, value in notebooks[chain[0]].get("metadata", {}).items()
+                if key in ("kernelspec", "language_info")}
+    wanted[folder / f"{CONTENTS}.ipynb"] = _dump(contents_notebook(titles, metadata))
     changed = []
     for path, text in wanted.items():
         if not path.is_file() or path.read_text(encoding="utf-8") != text:

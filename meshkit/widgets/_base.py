@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 
@@ -54,12 +55,40 @@ def error_html(exc: MeshkitError) -> str:
             f"{html.escape(str(exc))}</div>")
 
 
-def assemble(controls: dict, view, *, extra=()):
-    """The explorer widget: controls above the view, ``.controls`` and ``.view`` attached."""
+@functools.cache
+def _explorer_class():
+    """The explorer widget's class (made once, when ipywidgets is first needed)."""
+
+    class Explorer(widgets().VBox):
+        """Controls above one HTML view; its text form names it and its controls.
+
+        The text form is what a terminal, a batch run and nbval see beside the widget view
+        (whose model id changes every run): one stable line instead of the truncated
+        repr of every child.
+        """
+
+        def __repr__(self):
+            return (f"{self.title} ({len(self.controls)} controls): "
+                    "run the notebook in JupyterLab to use them")
+
+    return Explorer
+
+
+def assemble(controls: dict, view, *, extra=(), title: str = "explorer"):
+    """The explorer widget: controls above the view, ``.controls`` and ``.view`` attached.
+
+    Examples
+    --------
+    >>> w = widgets()
+    >>> box = assemble({"x": w.IntSlider(), "y": w.IntSlider()}, w.HTML(), title="an explorer")
+    >>> box
+    an explorer (2 controls): run the notebook in JupyterLab to use them
+    """
     w = widgets()
-    box = w.VBox([w.HBox(list(controls.values())[i:i + 3]) for i in range(0, len(controls), 3)]
-                 + list(extra) + [view])
-    box.controls, box.view = controls, view
+    box = _explorer_class()(
+        [w.HBox(list(controls.values())[i:i + 3]) for i in range(0, len(controls), 3)]
+        + list(extra) + [view])
+    box.controls, box.view, box.title = controls, view, title
     return box
 
 

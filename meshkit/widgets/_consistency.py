@@ -10,7 +10,8 @@ import dataclasses
 from meshkit._errors import ConsistencyError, MeshkitError
 from meshkit.widgets._base import assemble, bind, error_html, to_html, widgets
 
-__all__ = ["consistency_view", "consistency_explorer", "drift_columns"]
+__all__ = ["consistency_view", "consistency_explorer", "consistency_html", "drift_columns",
+           "drift_measures"]
 
 
 def drift_columns(report) -> list[str]:
@@ -70,6 +71,45 @@ def consistency_view(report, theta: float, column: str | None = None) -> dict:
     return {"verdict": verdict, "sweep": sweep, "drift": drift}
 
 
+def consistency_html(shown: dict) -> str:
+    """The explorer's view of :func:`consistency_view`: the verdict's line, the sweep and the
+    column's drift test next to the controls, the whole report folded below them."""
+    from meshkit._display import Details, render
+
+    head, *rest = shown["verdict"]._render()
+    return to_html(render([head]), shown["sweep"], drift_measures(shown["drift"]),
+                   render([Details("the whole report at this θ", rest)]))
+
+
+def drift_measures(drift):
+    """One column's drift test (a one-row frame) as ``measure | value`` rows, without the
+    measures its test does not compute; None stays None.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> drift_measures(pl.DataFrame({"column": ["x"], "ks_pvalue": [None], "drift": [False]}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    shape: (2, 2)
+    ┌─────────┬───────┐
+    │ measure ┆ value │
+    │ ---     ┆ ---   │
+    │ str     ┆ str   │
+    ╞═════════╪═══════╡
+    │ column  ┆ x     │
+    │ drift   ┆ False │
+    └─────────┴───────┘
+    """
+    import polars as pl
+
+    from meshkit._display import fmt
+
+    if drift is None:
+        return None
+    row = {k: v for k, v in drift.row(0, named=True).items() if v is not None}
+    return pl.DataFrame({"measure": list(row), "value": [fmt(v) for v in row.values()]})
+
+
 def consistency_explorer(report, *, injections=None):
     """A θ slider and a column picker over :func:`consistency_view`.
 
@@ -99,8 +139,8 @@ def consistency_explorer(report, *, injections=None):
         except MeshkitError as exc:
             view.value = error_html(exc)
             return
-        view.value = to_html(shown["verdict"], shown["sweep"], shown["drift"])
+        view.value = consistency_html(shown)
 
     bind(controls, update)
     update()
-    return assemble(controls, view, extra=stale)
+    return assemble(controls, view, extra=stale, title="consistency explorer")

@@ -92,30 +92,58 @@ def grant_view(model, store, identities: dict, *, principal: str, product: str, 
     return {"grant": grant, "decision": decision, "frame": frame}
 
 
+def _start(grant, principal, product, purpose) -> dict:
+    """The controls' first values: from ``grant`` when given, else the keyword arguments."""
+    from meshkit._security.policy import MASKS
+
+    if grant is None:
+        return {"principal": principal, "product": product, "columns": (), "masked": (),
+                "mask": MASKS[0], "row_filter": "", "purpose": purpose}
+    kinds = sorted(set(grant.masks.values()))
+    if len(kinds) > 1 or grant.principal is None or grant.product is None:
+        raise SecurityError("the explorer edits a grant to one principal on one product, "
+                            "with one mask for every masked column", where="grant",
+                            expected="principal, product and at most one kind of mask",
+                            found=f"principal={grant.principal!r}, product={grant.product!r}, "
+                                  f"masks={grant.masks!r}")
+    return {"principal": grant.principal, "product": grant.product,
+            "columns": tuple(grant.columns or ()), "masked": tuple(grant.masks),
+            "mask": kinds[0] if kinds else MASKS[0], "row_filter": grant.row_filter or "",
+            "purpose": grant.purpose or ""}
+
+
 def grant_explorer(model, store, identities: dict, *, principal: str | None = None,
-                   product: str | None = None, purpose: str = "analytics"):
+                   product: str | None = None, purpose: str = "analytics", grant=None):
     """A grant editor over :func:`grant_view`: principal, product, columns, masked columns
-    and their mask, row filter, the grant's purpose and the purpose the token states."""
+    and their mask, row filter, the grant's purpose and the purpose the token states.
+
+    ``grant`` (a :class:`meshkit.Grant` to one principal on one product, with one kind of
+    mask) gives the controls' first values, e.g. the grant the owner approved; otherwise
+    they start from ``principal``, ``product`` and ``purpose`` with every column in clear.
+    The token states the grant's purpose at first.
+    """
     from meshkit._security.policy import MASKS
 
     w = widgets()
     people = sorted(identities)
     products = sorted(model.products)
-    product = product or products[0]
-    all_columns = list(model.products[product].columns)
-    text = dict(continuous_update=False)
+    start = _start(grant, principal or people[0], product or products[0], purpose)
+    all_columns = list(model.products[start["product"]].columns)
+    wide = dict(style={"description_width": "initial"})
+    text = dict(continuous_update=False, **wide)
     controls = {
-        "principal": w.Dropdown(options=people, value=principal or people[0],
+        "principal": w.Dropdown(options=people, value=start["principal"],
                                 description="principal"),
-        "product": w.Dropdown(options=products, value=product, description="product"),
-        "columns": w.SelectMultiple(options=all_columns, value=(), description="columns",
-                                    rows=min(6, len(all_columns))),
-        "masked": w.SelectMultiple(options=all_columns, value=(), description="masked",
-                                   rows=min(6, len(all_columns))),
-        "mask": w.Dropdown(options=MASKS, value=MASKS[0], description="mask"),
-        "row_filter": w.Text(value="", description="row filter", **text),
-        "purpose": w.Text(value=purpose, description="grant purpose", **text),
-        "stated_purpose": w.Text(value=purpose, description="token purpose", **text),
+        "product": w.Dropdown(options=products, value=start["product"], description="product"),
+        "columns": w.SelectMultiple(options=all_columns, value=start["columns"],
+                                    description="columns (none: all)",
+                                    rows=min(6, len(all_columns)), **wide),
+        "masked": w.SelectMultiple(options=all_columns, value=start["masked"],
+                                   description="masked", rows=min(6, len(all_columns))),
+        "mask": w.Dropdown(options=MASKS, value=start["mask"], description="mask"),
+        "row_filter": w.Text(value=start["row_filter"], description="row filter", **text),
+        "purpose": w.Text(value=start["purpose"], description="grant purpose", **text),
+        "stated_purpose": w.Text(value=start["purpose"], description="token purpose", **text),
     }
     view = w.HTML()
 
@@ -141,4 +169,4 @@ def grant_explorer(model, store, identities: dict, *, principal: str | None = No
 
     bind(controls, update)
     update()
-    return assemble(controls, view)
+    return assemble(controls, view, title="grant explorer")

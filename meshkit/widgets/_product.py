@@ -68,4 +68,4 @@ def product_explorer(mesh, store, *, batches: dict | None = None):
 
     bind(controls, update)
     update()
-    return assemble(controls, view)
+    return assemble(controls, view, title="product explorer")

@@ -111,7 +111,8 @@ def training_explorer(setup, *, strategy: str = "fedavg", rounds: int = 10, seed
         "attacked": w.SelectMultiple(options=domains, value=tuple(domains[:1]),
                                      description="attacked", rows=min(4, len(domains))),
     }
-    progress = w.IntProgress(value=0, min=0, max=rounds, description="rounds done")
+    progress = w.IntProgress(value=0, min=0, max=rounds, description="rounds done",
+                             style={"description_width": "initial"})
     view = w.HTML()
 
     def update():
@@ -134,4 +135,4 @@ def training_explorer(setup, *, strategy: str = "fedavg", rounds: int = 10, seed
 
     bind(controls, update)
     update()
-    return assemble(controls, view, extra=[progress])
+    return assemble(controls, view, extra=[progress], title="training explorer")

@@ -9,6 +9,9 @@ import pytest
 import meshkit as mk
 from meshkit import ConsistencyError, FederationError, PolicyError, ProductStore
 from meshkit.scenarios import load_scenario
+from meshkit._display import fmt as mk_fmt
+from meshkit.widgets._base import to_html
+from meshkit.widgets._consistency import drift_measures
 from meshkit.widgets import (consistency_explorer, consistency_view, grant_explorer, grant_view,
                              product_explorer, product_view, training_explorer, training_view)
 
@@ -111,6 +114,41 @@ def test_training_explorer_retrains_when_a_control_moves(setup):
     assert explorer.controls["fraction"].value == 0.1
 
 
+def test_interrupting_the_training_explorer_keeps_the_rounds_done(setup):
+    """The kernel's stop button raises KeyboardInterrupt in the running callback."""
+    import _thread
+    import threading
+
+    explorer = training_explorer(setup, rounds=1, seed=1)
+    progress = explorer.children[-2]
+    stop = threading.Event()
+
+    def interrupt_after_two_rounds():
+        while not stop.is_set():
+            if progress.max == 50 and progress.value >= 2:
+                _thread.interrupt_main()
+                return
+            stop.wait(0.005)
+
+    watcher = threading.Thread(target=interrupt_after_two_rounds)
+    watcher.start()
+    try:
+        explorer.controls["rounds"].value = 50
+    finally:
+        stop.set()
+        watcher.join()
+    assert 2 <= progress.value < 50
+    assert f"interrupted after round {progress.value}" in explorer.view.value
+    assert "<img" in explorer.view.value  # the plot of the rounds done stays
+
+
+def test_an_explorer_shows_as_one_stable_line_beside_its_widget_view(setup):
+    bundle = training_explorer(setup, rounds=1, seed=1)._repr_mimebundle_()
+    assert bundle["text/plain"] == ("training explorer (9 controls): "
+                                    "run the notebook in JupyterLab to use them")
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
+
+
 # ---------------------------------------------------------------- 04: consistency
 @pytest.fixture(scope="module")
 def report(published):
@@ -151,6 +189,25 @@ def test_consistency_explorer_theta_slider_changes_the_verdict(report):
     assert explorer.view.value != before
     stale = explorer.children[-2].value
     assert "how stale the copy is" in stale and all(i.name in stale for i in injections)
+
+
+def test_consistency_explorer_shows_the_verdict_line_first_and_folds_the_report(report):
+    rep, injections = report
+    explorer = consistency_explorer(rep, injections=injections)
+    explorer.controls["theta"].value = 0.5
+    view = explorer.view.value
+    verdict = consistency_view(rep, 0.5)["verdict"]
+    assert view.index("CONSISTENT") < view.index("<img") < view.index("<details")
+    assert "θ = 0.5" in view[:view.index("<img")]
+    folded = view[view.index("<details"):]
+    assert all(reason.split(":")[0] in folded for reason in verdict.reasons)
+    assert "Similarity" in folded and "Similarity" not in view[:view.index("<details")]
+    column = explorer.controls["column"].value
+    evidence = rep.similarity.layers["distributions"].evidence
+    tested = evidence.filter(evidence["column"] == column).row(0, named=True)
+    shown = drift_measures(consistency_view(rep, 0.5, column)["drift"])
+    assert dict(shown.iter_rows()) == {k: mk_fmt(v) for k, v in tested.items() if v is not None}
+    assert shown["measure"].to_list()[:2] == ["column", "kind"] and "measure" in view
 
 
 # ---------------------------------------------------------------- 05: grants
@@ -215,3 +272,25 @@ def test_grant_explorer_shows_a_new_decision_when_the_grant_changes(secured):
     other = [p for p in explorer.controls["product"].options if p != plan.product][0]
     explorer.controls["product"].value = other
     assert set(explorer.controls["columns"].options) == set(model.products[other].columns)
+
+
+def test_grant_explorer_starts_from_an_approved_grant(secured):
+    sc, store, plan, model, people = secured
+    policy = mk.Policy(products=model.products.values())
+    approved = policy.grant(id="approved", principal="ana", product=plan.product, action="read",
+                            columns=list(plan.request_columns), masks={"email": "redact"},
+                            purpose="analytics")
+    explorer = grant_explorer(model, store, people, grant=approved)
+    values = {name: c.value for name, c in explorer.controls.items()}
+    assert values["principal"] == "ana" and values["product"] == plan.product
+    assert values["columns"] == tuple(plan.request_columns) and values["masked"] == ("email",)
+    assert values["mask"] == "redact" and values["purpose"] == values["stated_purpose"] == "analytics"
+    shown = grant_view(model, store, people, principal="ana", product=plan.product,
+                       columns=list(plan.request_columns), masks={"email": "redact"},
+                       purpose="analytics", stated_purpose="analytics")
+    frame = shown["frame"].head(10) if shown["frame"] is not None else None
+    assert explorer.view.value == to_html(shown["decision"], frame)
+    mixed = policy.grant(id="mixed", principal="ana", product=plan.product, action="read",
+                         masks={"email": "redact", plan.request_columns[0]: "partial"})
+    with pytest.raises(mk.SecurityError, match="one mask"):
+        grant_explorer(model, store, people, grant=mixed)
