@@ -10,7 +10,6 @@ the same name in two folders without ``__init__.py`` cannot both be collected.)
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -25,41 +24,8 @@ from meshkit.tutorial.navigation import CONTENTS
 pytestmark = pytest.mark.slow
 
 NAMES = [CONTENTS, *CHAIN]
-CHROMIUM = Path("/usr/bin/chromium")
 
 
-# ---- temporary fixtures, until tests/browser/conftest.py (the browser test's) is merged: the
-# ---- same names and meaning (a fresh page of a headless system chromium; an artifacts folder)
-@pytest.fixture(scope="module")
-def _chromium():
-    if not CHROMIUM.exists():
-        how = ("the browser tests need Debian's chromium at /usr/bin/chromium: "
-               "apt-get install -y chromium")
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(how)
-        pytest.skip(how)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def browser_page(_chromium):
-    context = _chromium.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def browser_artifacts(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("browser")
-# ---- end of the temporary fixtures
 
 
 class Offline:
