@@ -28,6 +28,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from meshkit._errors import FederationError, NotEnoughDomainsError
 from meshkit._federation._base import clone
+from meshkit._federation.data import DomainData
 from meshkit._federation.flower import domain_data, secagg_wire
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -192,16 +193,31 @@ class SecureOverFleet(Strategy):
         return repr(self.secure)
 
 
-def _discover(grid: Grid, domains: list, timeout: float) -> tuple[dict, dict]:
-    """``{domain: node id}`` and ``{domain: description}``, from one ``query`` per node."""
+def _discover(grid: Grid, domains: list, timeout: float, seed: int) -> tuple[dict, dict]:
+    """``{domain: node id}`` and ``{domain: description}``, from one ``query`` per node.
+
+    The query carries the job's seed and domains: each node reads its domain's data then
+    (through the governed path when its node config names a product) and splits it as the
+    local engine does. A node of one of ``domains`` that cannot read its data stops the job,
+    naming the domain and the reason (e.g. the grant refused the token's purpose)."""
     deadline = time.monotonic() + timeout
     nodes, described = {}, {}
+    job = ConfigRecord({"seed": int(seed), "domains": list(domains)})
     while True:
         ids = [i for i in grid.get_node_ids() if i not in nodes.values()]
         if ids:
-            messages = [Message(RecordDict(), dst_node_id=i, message_type="query.describe") for i in ids]
+            messages = [Message(RecordDict({"job": job}), dst_node_id=i, message_type="query.describe")
+                        for i in ids]
             for reply in grid.send_and_receive(messages, timeout=max(1.0, deadline - time.monotonic())):
-                if reply.has_error() or "domain" not in reply.content.config_records:
+                if reply.has_error():
+                    continue
+                error = reply.content.config_records.get("error")
+                if error is not None and str(error.get("domain", "")) in domains:
+                    raise FederationError("a domain's node cannot read its training data",
+                                          where=f"domain {error['domain']!r}, Flower node",
+                                          expected="its product, read through the governed path",
+                                          found=f"{error['type']}: {error['reason']}")
+                if "domain" not in reply.content.config_records:
                     continue
                 info = dict(reply.content.config_records["domain"])
                 nodes[info["name"]] = reply.metadata.src_node_id
@@ -224,7 +240,7 @@ def _server_main(grid: Grid, context: Context) -> None:
         with open(str(context.run_config["job-file"]), "rb") as fh:
             job = pickle.load(fh)  # written by the caller's own process (run_on_flower)
         domains = list(job["domains"])
-        nodes, described = _discover(grid, domains, job["connect_timeout"])
+        nodes, described = _discover(grid, domains, job["connect_timeout"], job["seed"])
         prototype = clone(job["model"])
         if prototype.get_params().get("n_classes", 0) is None:
             top = max(float(described[d]["max-label"]) for d in domains)
@@ -234,6 +250,7 @@ def _server_main(grid: Grid, context: Context) -> None:
         server = clone(prototype).set_params(seed=int(np.random.default_rng([seed, n]).integers(2**31)))
         server.init_parameters(int(described[domains[0]]["n-features"]), server.get_params().get("n_classes") or 1)
         fleet = FlowerFleet(grid, nodes, model_spec(prototype), seeds, job["round_timeout"])
+        fleet.provenances = {d: json.loads(str(described[d].get("provenance", "{}"))) for d in domains}
         strategy = job["strategy"]
         if isinstance(strategy, SecureAggregation):
             fleet.holds_parameters = True
@@ -263,9 +280,21 @@ def _server_main(grid: Grid, context: Context) -> None:
 
 # --- the domain's side -----------------------------------------------------------------------
 
-def _error_reply(message: Message, exc: Exception) -> Message:
-    return Message(RecordDict({"error": ConfigRecord({"type": type(exc).__name__, "reason": str(exc)})}),
-                   reply_to=message)
+def _error_reply(message: Message, exc: Exception, context: Context | None = None) -> Message:
+    record = {"type": type(exc).__name__, "reason": str(exc)}
+    if context is not None and "domain" in context.node_config:
+        record["domain"] = str(context.node_config["domain"])
+    return Message(RecordDict({"error": ConfigRecord(record)}), reply_to=message)
+
+
+def _data(context: Context):
+    """The domain data this node read for the run (at the ``describe`` query)."""
+    arrays = context.state.array_records.get("data")
+    if arrays is None:
+        raise FederationError("the node has not read its data for this run", where="ClientApp",
+                              expected="the describe query first", found="no data in the node's state")
+    name = str(context.node_config.get("domain", "?"))
+    return DomainData(name, *arrays.to_numpy_ndarrays())
 
 
 def _model(context: Context, config) -> object:
@@ -282,14 +311,21 @@ def _keep(context: Context, model) -> None:
 
 @client_app.query("describe")
 def _describe(message: Message, context: Context) -> Message:
+    """Read the domain's data once for the run (governed read: audited in the domain's home)."""
     try:
-        data = domain_data.load(context.node_config)
+        job = message.content.config_records.get("job")
+        seed = int(job["seed"]) if job is not None else 0
+        domains = list(job["domains"]) if job is not None else []
+        data = domain_data.load(context.node_config, seed=seed, domains=domains)
+        context.state.array_records["data"] = ArrayRecord(
+            [np.asarray(data.X_train), np.asarray(data.y_train), np.asarray(data.X_test), np.asarray(data.y_test)])
         y = np.asarray(data.y_train).reshape(-1)
         info = {"name": data.name,
                 "n-features": int(data.X_train.shape[1] if np.ndim(data.X_train) == 2 else 1),
-                "max-label": float(y.max()) if y.size else -1.0}
+                "max-label": float(y.max()) if y.size else -1.0,
+                "provenance": json.dumps(data.provenance)}
     except Exception as exc:
-        return _error_reply(message, exc)
+        return _error_reply(message, exc, context)
     return Message(RecordDict({"domain": ConfigRecord(info)}), reply_to=message)
 
 
@@ -297,7 +333,7 @@ def _describe(message: Message, context: Context) -> Message:
 def _train(message: Message, context: Context) -> Message:
     try:
         config = message.content.config_records["config"]
-        data = domain_data.load(context.node_config)
+        data = _data(context)
         model = _model(context, config)
         parameters = message.content.array_records["arrays"].to_numpy_ndarrays()
         model.set_parameters(parameters)
@@ -320,7 +356,7 @@ def _train(message: Message, context: Context) -> Message:
 def _evaluate(message: Message, context: Context) -> Message:
     try:
         config = message.content.config_records["config"]
-        data = domain_data.load(context.node_config)
+        data = _data(context)
         model = _model(context, config)
         model.set_parameters(message.content.array_records["arrays"].to_numpy_ndarrays())
         metrics = model.evaluate(data.X_test, data.y_test)
