@@ -99,12 +99,19 @@ class History(Displayable):
     checkpoint : dict or None
         ``{"log_id", "checkpoint_size", "checkpoint_root"}``: the audit log checkpoint signed
         after the last round, when the run had an audit log.
+    timing : dict or None
+        Where the wall time went, when the engine measured it (the Flower engine, in seconds):
+        ``submit`` (``flwr run`` until the run is accepted), ``discovery`` (the query to every
+        node, each reading its data), ``rounds`` (each round: the train and evaluate
+        exchanges and the aggregation), ``training`` (per round, the longest a domain's node
+        spent in local training) and ``job`` (submit to result).
     """
 
     rounds: list[dict] = field(default_factory=list)
     parameters: list[np.ndarray] = field(default_factory=list)
     strategy: str = ""
     checkpoint: dict | None = None
+    timing: dict | None = None
 
     def metric(self, name: str) -> np.ndarray:
         """One metric per round (weighted over domains)."""

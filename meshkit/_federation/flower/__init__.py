@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import pickle
+import time
 
 from meshkit._errors import FederationError
 
@@ -83,7 +84,9 @@ def run_on_flower(model, datasets, strategy, *, domains, rounds, per_round, loca
             pickle.dump({"domains": list(domains), "model": model, "strategy": strategy, "rounds": rounds,
                          "per_round": per_round, "local_epochs": local_epochs, "min_available": min_available,
                          "seed": seed, "connect_timeout": connect_timeout, "round_timeout": round_timeout}, fh)
+        submitted = time.perf_counter()
         run_id = fed.submit({"job-file": str(job_file), "result-file": str(result_file)})
+        accepted = time.perf_counter()
         row = fed.wait(run_id, run_timeout or connect_timeout + rounds * 2.5 * round_timeout + 60)
         outcome = None
         if result_file.exists():
@@ -99,6 +102,8 @@ def run_on_flower(model, datasets, strategy, *, domains, rounds, per_round, loca
                                   expected="status finished:completed",
                                   found=f"status {row['status']} ({row.get('status-details')}); log:\n{log}")
         history = outcome["history"]
+        history.timing = {"submit": accepted - submitted, **(history.timing or {}),
+                          "job": time.perf_counter() - submitted}
         if hasattr(strategy, "__dict__"):  # learned state (e.g. the DP wrapper's ε) back on the caller's object
             strategy.__dict__.update(outcome["strategy"].__dict__)
         return history

@@ -58,6 +58,8 @@ class FlowerFleet:
         self.names = list(nodes)
         self.server_round = 0
         self.provenances = {}
+        #: per round, the longest time a domain's node spent training (seconds, as it reports)
+        self.training_seconds = []
         #: True under secure aggregation: domains keep their trained parameters for the secure sum
         self.holds_parameters = False
 
@@ -66,8 +68,14 @@ class FlowerFleet:
                     for name in names}
         replies = {}
         by_node = {self.nodes[n]: n for n in names}
-        for reply in self.grid.send_and_receive(list(messages.values()), timeout=self.timeout):
-            replies[by_node[reply.metadata.src_node_id]] = reply
+        received = list(self.grid.send_and_receive(list(messages.values()), timeout=self.timeout))
+        # matched by the message answered: the SuperLink itself answers for a node gone away
+        # (an error reply from its own node id)
+        by_message = {m.metadata.message_id: n for n, m in messages.items()}
+        for reply in received:
+            name = by_message.get(reply.metadata.reply_to_message_id, by_node.get(reply.metadata.src_node_id))
+            if name is not None:
+                replies[name] = reply
         out = {}
         for name in names:
             reply = replies.get(name)
@@ -97,14 +105,16 @@ class FlowerFleet:
 
     def fit(self, names, parameters, config) -> dict:
         self.server_round += 1
-        out = {}
+        out, seconds = {}, [0.0]
         for name, answer in self._exchange("train", names, self._content(parameters, config)).items():
             if isinstance(answer, Exception):
                 out[name] = answer
             else:
                 arrays = answer.array_records.get("arrays")
-                out[name] = (None if arrays is None else arrays.to_numpy_ndarrays(),
-                             int(answer.metric_records["metrics"]["num-examples"]))
+                metrics = answer.metric_records["metrics"]
+                out[name] = (None if arrays is None else arrays.to_numpy_ndarrays(), int(metrics["num-examples"]))
+                seconds.append(float(metrics.get("train-seconds", 0.0)))
+        self.training_seconds.append(max(seconds))
         return out
 
     def _step(self, action: str, requests: dict, expected: str, extra=None) -> list:
@@ -236,11 +246,13 @@ def _discover(grid: Grid, domains: list, timeout: float, seed: int) -> tuple[dic
 @server_app.main()
 def _server_main(grid: Grid, context: Context) -> None:
     result_file = Path(str(context.run_config["result-file"]))
+    started = time.perf_counter()
     try:
         with open(str(context.run_config["job-file"]), "rb") as fh:
             job = pickle.load(fh)  # written by the caller's own process (run_on_flower)
         domains = list(job["domains"])
         nodes, described = _discover(grid, domains, job["connect_timeout"], job["seed"])
+        timing = {"discovery": time.perf_counter() - started, "rounds": []}
         prototype = clone(job["model"])
         if prototype.get_params().get("n_classes", 0) is None:
             top = max(float(described[d]["max-label"]) for d in domains)
@@ -258,6 +270,7 @@ def _server_main(grid: Grid, context: Context) -> None:
         progress = result_file.with_suffix(".progress.json")
 
         def report(history):  # the caller follows the rounds in this file
+            timing["rounds"].append(time.perf_counter() - started - timing["discovery"] - sum(timing["rounds"]))
             row = history.rounds[-1]
             tmp = progress.with_suffix(".tmp")
             tmp.write_text(json.dumps({"round": row["round"], "answered": row["answered"],
@@ -267,6 +280,7 @@ def _server_main(grid: Grid, context: Context) -> None:
         history = run_rounds(fleet, server.get_parameters(), strategy, rounds=job["rounds"],
                              per_round=job["per_round"], local_epochs=job["local_epochs"],
                              min_available=job["min_available"], seed=seed, on_round=report)
+        history.timing = {**timing, "training": list(fleet.training_seconds)}
         outcome = {"history": history, "strategy": job["strategy"]}
     except Exception as exc:
         outcome = {"error": exc, "traceback": traceback.format_exc()}
@@ -337,10 +351,12 @@ def _train(message: Message, context: Context) -> Message:
         model = _model(context, config)
         parameters = message.content.array_records["arrays"].to_numpy_ndarrays()
         model.set_parameters(parameters)
+        started = time.perf_counter()
         model.fit(data.X_train, data.y_train, epochs=int(config["epochs"]), anchor=parameters,
                   mu=config.get("mu"))
+        seconds = time.perf_counter() - started
         _keep(context, model)
-        metrics = MetricRecord({"num-examples": int(data.n_train)})
+        metrics = MetricRecord({"num-examples": int(data.n_train), "train-seconds": float(seconds)})
         if bool(config.get("hold", False)):  # secure aggregation: the parameters stay here until masked
             context.state.array_records["held"] = ArrayRecord(model.get_parameters())
             context.state.array_records["anchor"] = ArrayRecord(parameters)
