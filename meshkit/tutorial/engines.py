@@ -65,7 +65,7 @@ def governed_sources(source, frames: dict, folder, *, standardize: bool = True,
     if task is None or not task.products:
         raise FederationError("the mesh declares no supervised task", where="governed_sources",
                               expected="a task with one training product per domain", found="task=None")
-    folder = Path(folder)
+    folder = Path(folder).resolve()
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     by_name = {p.name: p for p in source.mesh.products()}

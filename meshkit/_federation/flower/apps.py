@@ -44,6 +44,28 @@ __all__ = ["server_app", "client_app", "FlowerFleet"]
 server_app = ServerApp()
 client_app = ClientApp()
 
+#: seconds between two pulls of the replies (Flower's own ``Grid.send_and_receive`` waits 3 s)
+REPLY_POLL = 0.2
+
+
+def send_and_receive(grid: Grid, messages: list, timeout: float, poll: float = REPLY_POLL) -> list:
+    """Push ``messages`` and pull their replies until all are in or ``timeout`` seconds passed.
+
+    What ``Grid.send_and_receive`` does, polling every ``poll`` seconds instead of every 3 s
+    (Flower 1.42 ``superlink/grid/http_grid.py``): an exchange no longer waits up to 3 s after
+    its last reply has arrived."""
+    waiting = set(grid.push_messages(messages))
+    deadline = time.monotonic() + timeout
+    replies = []
+    while waiting:
+        got = list(grid.pull_messages(waiting))
+        replies.extend(got)
+        waiting -= {m.metadata.reply_to_message_id for m in got}
+        if not waiting or time.monotonic() >= deadline:
+            break
+        time.sleep(poll)
+    return replies
+
 
 class FlowerFleet:
     """The round loop's fleet on Flower: one message per domain, sent together, answers matched.
@@ -68,7 +90,7 @@ class FlowerFleet:
                     for name in names}
         replies = {}
         by_node = {self.nodes[n]: n for n in names}
-        received = list(self.grid.send_and_receive(list(messages.values()), timeout=self.timeout))
+        received = send_and_receive(self.grid, list(messages.values()), self.timeout)
         # matched by the message answered: the SuperLink itself answers for a node gone away
         # (an error reply from its own node id)
         by_message = {m.metadata.message_id: n for n, m in messages.items()}
@@ -218,7 +240,7 @@ def _discover(grid: Grid, domains: list, timeout: float, seed: int) -> tuple[dic
         if ids:
             messages = [Message(RecordDict({"job": job}), dst_node_id=i, message_type="query.describe")
                         for i in ids]
-            for reply in grid.send_and_receive(messages, timeout=max(1.0, deadline - time.monotonic())):
+            for reply in send_and_receive(grid, messages, max(1.0, deadline - time.monotonic())):
                 if reply.has_error():
                     continue
                 error = reply.content.config_records.get("error")

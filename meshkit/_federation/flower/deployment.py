@@ -148,6 +148,9 @@ class LocalFederation:
     # -- processes --------------------------------------------------------------------------
     def _env(self) -> dict:
         env = dict(os.environ, FLWR_HOME=str(self.home / "flwr"), **OFFLINE_ENV)
+        for forced in ("FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"):  # a Jupyter kernel sets them; the
+            env.pop(forced, None)  # CLI's JSON must stay plain
+        env["NO_COLOR"] = "1"
         env[_MARKER] = str(self.home)  # how stop() finds the processes Flower starts detached
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         root = str(Path(meshkit.__file__).resolve().parent.parent)  # the same meshkit in every process

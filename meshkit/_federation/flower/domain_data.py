@@ -68,7 +68,7 @@ class ProductSource:
 
     Examples
     --------
-    >>> src = ProductSource("orders", "home", "master.key", "token.jwt", ("x",), "y")
+    >>> src = ProductSource("orders", "/srv/home", "/srv/master.key", "/srv/token.jwt", ("x",), "y")
     >>> ProductSource.from_node_config(src.node_config("sales")) == src
     True
     """
@@ -83,9 +83,10 @@ class ProductSource:
     standardize: bool = False
 
     def node_config(self, domain: str) -> dict:
-        """The SuperNode's node config for ``domain``."""
-        return {"domain": domain, "product": self.product, "home": str(self.home),
-                "master-key": str(self.master_key), "token": str(self.token),
+        """The SuperNode's node config for ``domain`` (paths made absolute: the node does not
+        run in this process's folder)."""
+        return {"domain": domain, "product": self.product, "home": os.path.abspath(self.home),
+                "master-key": os.path.abspath(self.master_key), "token": os.path.abspath(self.token),
                 "features": json.dumps(list(self.features)), "target": self.target,
                 "test-size": float(self.test_size), "standardize": bool(self.standardize)}
 
