@@ -21,10 +21,13 @@ engine, **per exchange** (one message to every domain and its replies: a round h
 train and evaluate; the job's one discovery exchange, a ``query`` to every node, is spread
 over the rounds) = (Flower per round - local per round) / 2, and the ratio of meshkit's
 per-round time to the bare app's. Flower 1.42's nodes poll for messages every 3 s when idle
-and its grid polls for replies every 3 s: most of an exchange is that wait.
+and start a ClientApp process per message: most of an exchange is that wait and that start.
+Flower's ``Grid.send_and_receive`` (the bare app's) also pulls replies every 3 s; meshkit's
+ServerApp pulls every 0.2 s.
 
-    python benchmarks/bench_flower.py           # < 2 min: 2 domains, 2 rounds
-    python benchmarks/bench_flower.py --full    # the issue's sizes: 2, 4, 8 domains, 3 rounds
+    python benchmarks/bench_flower.py             # < 2 min: 2 domains, 2 rounds
+    python benchmarks/bench_flower.py --governed  # and on governed nodes (about 1 min more)
+    python benchmarks/bench_flower.py --full      # the issue's sizes: 2, 4, 8 domains, 3 rounds, governed too
 """
 
 from __future__ import annotations
@@ -127,6 +130,8 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="2, 4 and 8 domains, 3 rounds")
     parser.add_argument("--rows", type=int, default=400, help="rows per domain")
     parser.add_argument("--features", type=int, default=10)
+    parser.add_argument("--governed", action="store_true",
+                        help="also on governed nodes (on by default with --full; adds a federation per size)")
     args = parser.parse_args()
     sizes, rounds = ((2, 4, 8), 3) if args.full else ((2,), 2)
     print(f"FedAvg, logistic regression, {args.rows} rows x {args.features} features per domain, {rounds} rounds; "
@@ -139,7 +144,10 @@ def main() -> None:
         print(f"{r['domains']:>7} {r['startup']:>9.2f} {r['local_round']:>12.4f} {r['flower_round']:>13.2f} "
               f"{r['bare_round']:>11.2f} {r['exchange']:>13.2f} {r['flower_round'] / r['local_round']:>12.0f}x "
               f"{r['flower_round'] / r['bare_round']:>12.2f}x {r['gap']:>11.1e}", flush=True)
-        governed_rows.append((n, one_governed(n, rounds, args.rows, args.features), r))
+        if args.governed or args.full:
+            governed_rows.append((n, one_governed(n, rounds, args.rows, args.features), r))
+    if not governed_rows:
+        return
     print("\ngoverned nodes (each reads its product with SecureStore.read and its training token)")
     print(f"{'domains':>7} {'local job':>10} {'read+query':>11} {'governed/round':>15} {'training':>9} "
           f"{'rounds only':>12} {'governed/flower round':>22} {'max |diff|':>11}")
