@@ -89,7 +89,8 @@ bench: dev-venv
 
 # Two locks, resolved together: the development set first (runtime and dev extra in one
 # resolution), then the runtime set alone in a second clean environment constrained by it, so both
-# pin every shared package to the same version.
+# pin every shared package to the same version. The runtime set includes the `flower` extra, so
+# that `make run` shows notebook 03's job on both engines (without it, that section is skipped).
 lock: python
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
@@ -99,7 +100,7 @@ lock: python
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -c $(DEV_LOCK) -e .
+	.lock-venv/bin/python -m pip install --quiet -c $(DEV_LOCK) -e ".[flower]"
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^meshkit' > $(LOCK)
 	rm -rf .lock-venv
 

@@ -74,7 +74,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow",
         "Collude", "ATTACKS", "robustness_table", "load_model", "verify_model",
         "parameters_digest", "SecureAggregation", "secure_sum", "SecAggResult",
-        "SecAggServer", "SecAggDomain", "LocalFederation",
+        "SecAggServer", "SecAggDomain", "LocalFederation", "ProductSource",
+        "training_data",
     ),
     # consistency(D₁, D₂) = similarity(D₁, D₂) > θ
     "meshkit._consistency": (
@@ -94,7 +95,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "parse_row_filter", "check_row_filter", "AuditLog", "Checkpoint",
         "AuditVerification", "Witness", "verify_log", "leaf_hash", "merkle_root",
         "inclusion_proof", "consistency_proof", "verify_inclusion", "verify_consistency",
-        "PostureReport", "posture",
+        "PostureReport", "posture", "export_domain_home", "open_domain_home",
+        "new_master_key", "read_master_key", "TRAINING_PURPOSE",
     ),
 }
 

@@ -36,7 +36,8 @@ from meshkit._federation.byzantine import (ATTACKS, Attack, Collude, GaussianNoi
                                           SignFlip, robustness_table)
 from meshkit._federation.baselines import LocalResult, train_centralized, train_local
 from meshkit._federation.flower.deployment import LocalFederation
-from meshkit._federation.data import DomainData, federated_standardize, from_arrays, pool
+from meshkit._federation.flower.domain_data import ProductSource
+from meshkit._federation.data import DomainData, federated_standardize, from_arrays, pool, training_data
 from meshkit._federation.metrics import accuracy, hit_rate_ndcg, log_loss, rmse, roc_auc
 from meshkit._federation.models import LinearRegression, LogisticRegression, MLPClassifier, Model
 from meshkit._federation.zoo import MODELS, make_model
@@ -72,5 +73,5 @@ __all__ = [
     "Attack", "SignFlip", "Scaling", "GaussianNoise", "LabelFlip", "Overflow", "Collude", "ATTACKS",
     "robustness_table", "load_model", "verify_model", "parameters_digest",
     "SecureAggregation", "secure_sum", "SecAggResult", "SecAggServer", "SecAggDomain",
-    "LocalFederation",
+    "LocalFederation", "ProductSource", "training_data",
 ]

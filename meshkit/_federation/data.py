@@ -13,7 +13,7 @@ import numpy as np
 
 from meshkit._errors import FederationError
 
-__all__ = ["DomainData", "federated_standardize", "pool", "from_arrays"]
+__all__ = ["DomainData", "federated_standardize", "pool", "from_arrays", "training_data"]
 
 
 @dataclass(repr=False)
@@ -75,6 +75,53 @@ def from_arrays(parts, *, names=None, test_size: float = 0.25, seed: int = 0) ->
         tr, te = _split(len(X), test_size, np.random.default_rng([seed, i]))
         out[name] = DomainData(name, X[tr], y[tr], X[te], y[te])
     return out
+
+
+def training_data(frame, name: str, *, features, target: str, test_size: float = 0.25, seed: int = 0,
+                  index: int = 0, standardize: bool = False, provenance: dict | None = None) -> DomainData:
+    """One domain's :class:`DomainData` from a product frame (as its reader was allowed to see it).
+
+    The split is :func:`from_arrays`' for the domain at position ``index`` (the same rows go
+    to test for the same frame, seed and position, whichever engine trains). With
+    ``standardize`` the features are standardized with the domain's own training mean and
+    deviation (nothing is shared; :func:`federated_standardize` needs every domain's sums).
+
+    Raises
+    ------
+    FederationError
+        A feature or the target is not in the frame (e.g. hidden from the reader), or a
+        feature is masked into text.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> frame = pl.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 1, 0, 1]})
+    >>> training_data(frame, "a", features=["x"], target="y")
+    DomainData('a', train=3, test=1)
+    """
+    features = list(features)
+    missing = [c for c in [*features, target] if c not in frame.columns]
+    if missing:
+        raise FederationError("the product the domain may read lacks the task's columns",
+                              where=f"domain {name!r}", expected=", ".join([*features, target]),
+                              found=f"no {', '.join(missing)} among {', '.join(frame.columns) or 'no columns'}")
+    try:
+        X = frame.select(features).to_numpy().astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise FederationError("a feature is not numeric as read (masked?)", where=f"domain {name!r}",
+                              expected="numeric features", found=str(exc).split("\n")[0]) from None
+    y = frame[target].to_numpy()
+    y = y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) or y.dtype == bool else y.astype(np.float64)
+    if len(X) < 2:
+        raise FederationError("a domain needs at least two rows to split", where=f"domain {name!r}",
+                              expected=">= 2 rows", found=f"{len(X)}")
+    tr, te = _split(len(X), test_size, np.random.default_rng([seed, index]))
+    data = DomainData(name, X[tr], y[tr], X[te], y[te], dict(provenance or {}))
+    if standardize:
+        mean, std = data.X_train.mean(0), data.X_train.std(0)
+        std[std == 0] = 1.0
+        data.X_train, data.X_test = (data.X_train - mean) / std, (data.X_test - mean) / std
+    return data
 
 
 def federated_standardize(datasets: dict[str, DomainData]) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 __all__ = ["log_loss", "accuracy", "roc_auc", "rmse", "hit_rate_ndcg"]
 
@@ -43,6 +42,9 @@ def roc_auc(score: np.ndarray, y: np.ndarray) -> float:
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    from scipy.stats import rankdata  # here: scipy.stats takes seconds to import, and every
+    # Flower ClientApp process (one per message) imports this module
+
     ranks = rankdata(score)
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

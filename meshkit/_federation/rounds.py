@@ -99,12 +99,19 @@ class History(Displayable):
     checkpoint : dict or None
         ``{"log_id", "checkpoint_size", "checkpoint_root"}``: the audit log checkpoint signed
         after the last round, when the run had an audit log.
+    timing : dict or None
+        Where the wall time went, when the engine measured it (the Flower engine, in seconds):
+        ``submit`` (``flwr run`` until the run is accepted), ``discovery`` (the query to every
+        node, each reading its data), ``rounds`` (each round: the train and evaluate
+        exchanges and the aggregation), ``training`` (per round, the longest a domain's node
+        spent in local training) and ``job`` (submit to result).
     """
 
     rounds: list[dict] = field(default_factory=list)
     parameters: list[np.ndarray] = field(default_factory=list)
     strategy: str = ""
     checkpoint: dict | None = None
+    timing: dict | None = None
 
     def metric(self, name: str) -> np.ndarray:
         """One metric per round (weighted over domains)."""
@@ -213,8 +220,10 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
     model : Model
         A prototype (never changed); every domain gets its own clone, and the server draws
         the initial global parameters from another.
-    datasets : dict of str to DomainData
-        The domains' local data.
+    datasets : dict of str to DomainData or ProductSource
+        The domains' local data; a :class:`~meshkit.ProductSource` is the domain's product,
+        read through its governed path (on the Flower engine by the domain's own node; on the
+        local engine here, with the same token, split the same way).
     strategy : Strategy, default FedAvg()
     rounds : int, default 10
     fraction : float, default 1.0
@@ -301,6 +310,10 @@ def run_federated(model: Model, datasets, strategy: Strategy | None = None, *, r
     if engine == "flower":  # the data stays with the domains' nodes; only the names are needed here
         clients, prototype = {name: None for name in datasets}, model
     elif clients is None:
+        from meshkit._federation.flower.domain_data import ProductSource
+
+        datasets = {name: data.read(name, seed=seed, index=i) if isinstance(data, ProductSource) else data
+                    for i, (name, data) in enumerate(datasets.items())}
         prototype = _mesh_model(model, datasets.values())
         clients = {}
         for i, (name, data) in enumerate(datasets.items()):

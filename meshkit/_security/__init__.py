@@ -17,6 +17,7 @@ Small modules, one job each:
 ``store``      :class:`SecureStore`: one encrypted Delta table per product, read only
                through decisions
 ``posture``    the per-domain posture report
+``domain_home`` a domain's governance on its own machine (sealed under its master key)
 =============  ==========================================================================
 
 Production code draws every key from ``os.urandom``; pass a :class:`SeededKeySource` only for
@@ -27,6 +28,8 @@ from meshkit._security.audit import (AuditLog, AuditVerification, Checkpoint, Wi
                                     consistency_proof, inclusion_proof, leaf_hash, merkle_root,
                                     verify_consistency, verify_inclusion, verify_log)
 from meshkit._security.columns import protect_frame, unprotect_frame
+from meshkit._security.domain_home import (TRAINING_PURPOSE, export_domain_home, new_master_key, open_domain_home,
+                                          read_master_key)
 from meshkit._security.envelope import Envelope, product_context, schema_hash
 from meshkit._security.keys import Keyset, SeededKeySource, SystemKeySource, WrappedKey
 from meshkit._security.model import Decision, Layer, SecurityModel, security, use_model
@@ -53,4 +56,6 @@ __all__ = [
     "AuditLog", "Checkpoint", "AuditVerification", "Witness", "verify_log", "leaf_hash", "merkle_root",
     "inclusion_proof", "consistency_proof", "verify_inclusion", "verify_consistency",
     "PostureReport", "posture",
+    "export_domain_home", "open_domain_home", "new_master_key", "read_master_key",
+    "TRAINING_PURPOSE",
 ]

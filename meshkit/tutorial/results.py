@@ -112,12 +112,16 @@ def aggregation_results(scenario: str, setup, strategy, history, central: dict,
                         recommender: dict, rounds: int, fraction: float,
                         local_epochs: int, record_privacy: list | None = None,
                         robustness: pl.DataFrame | None = None, secure: dict | None = None,
-                        provenance: dict | None = None) -> dict:
+                        provenance: dict | None = None, engines: dict | None = None) -> dict:
     """``03_aggregation``: federated against centralized and local-only, the strategies,
     the private runs (domain-level DP, and record-level DP-SGD in ``record_privacy``), the
     robust rules against attacks, secure aggregation against plain FedAvg, the model's
-    provenance check and the recommender (its rows, or why it was skipped)."""
+    provenance check, the recommender (its rows, or why it was skipped) and the same job on
+    the local engine and on Flower (:func:`~meshkit.tutorial.engines.compare_engines`: the
+    engines' results, their largest parameter difference and timing, or why Flower was
+    skipped)."""
     return rounded({
+        "engines": engines or {},
         "record_privacy": record_privacy or [],
         "robustness": robustness.to_dicts() if robustness is not None else [],
         "secure_aggregation": secure or {},

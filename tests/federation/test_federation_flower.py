@@ -310,3 +310,19 @@ def test_the_tls_path_on_loopback_gives_the_local_engine_result(tmp_path):
         fed.stop()
     _gone(fed)
     _same(run_federated(model, data, FedAvg(), rounds=1, seed=5, progress=False), flower)
+
+
+def test_flower_processes_get_plain_output_even_from_a_jupyter_kernel(monkeypatch):
+    """A Jupyter kernel forces colours (FORCE_COLOR, CLICOLOR_FORCE); ``flwr run --format json``
+    would then print ANSI codes into its JSON and the run id could not be read."""
+    from meshkit import LocalFederation
+
+    for name in ("FORCE_COLOR", "CLICOLOR_FORCE"):
+        monkeypatch.setenv(name, "1")
+    fed = LocalFederation({})
+    try:
+        env = fed._env()
+    finally:
+        fed.stop()
+    assert env["NO_COLOR"] == "1" and "FORCE_COLOR" not in env and "CLICOLOR_FORCE" not in env
+    assert env["FLWR_TELEMETRY_ENABLED"] == "0" and env["FLWR_HOME"].startswith(str(fed.home))

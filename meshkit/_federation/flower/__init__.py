@@ -4,7 +4,8 @@ in a Flower ServerApp on the Message API.
 * :mod:`.apps` -- the ServerApp (meshkit's strategies, DP wrapper and robust rules, unchanged)
   and the ClientApp (trains the domain's numpy model; parameters travel as array records);
 * :mod:`.wire` -- the model as JSON between them (never a pickle);
-* :mod:`.domain_data` -- the data a SuperNode's node config names;
+* :mod:`.domain_data` -- the data a SuperNode's node config names: the domain's product, read
+  through its governed path (:class:`~.domain_data.ProductSource`);
 * :mod:`.deployment` -- :class:`LocalFederation`: a SuperLink and a SuperNode per domain on
   loopback, offline, in a private Flower home, every process stopped afterwards;
 * :func:`run_on_flower` -- what ``run_federated(..., engine="flower")`` calls.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import pickle
+import time
 
 from meshkit._errors import FederationError
 
@@ -39,8 +41,10 @@ def run_on_flower(model, datasets, strategy, *, domains, rounds, per_round, loca
     ----------
     model, strategy, rounds, per_round, local_epochs, min_available, seed
         As :func:`~meshkit._federation.rounds.run_federated` (already checked there).
-    datasets : dict of str to DomainData
-        Each domain's data; each is written into the private Flower home for its own node only.
+    datasets : dict of str to ProductSource or DomainData
+        Each domain's data: a :class:`~.domain_data.ProductSource` names the product its node
+        reads through the domain's governed path; arrays (DomainData) are written into the
+        private Flower home for that domain's node only.
     domains : list of str
         The domains in the mesh's order (seeds and sampling follow it).
     connect_timeout, round_timeout : float
@@ -60,15 +64,19 @@ def run_on_flower(model, datasets, strategy, *, domains, rounds, per_round, loca
     fed = LocalFederation({}) if own else federation
     try:
         if own:
-            missing = [name for name in domains if not hasattr(datasets[name], "X_train")]
+            missing = [name for name in domains
+                       if not isinstance(datasets[name], domain_data.ProductSource) and not hasattr(datasets[name], "X_train")]
             if missing:
                 raise FederationError("no data for a domain's local SuperNode", where="datasets",
-                                      expected="DomainData for every domain (or flower={'federation': ...} "
-                                               "with nodes already serving them)",
+                                      expected="a ProductSource (or DomainData) for every domain (or "
+                                               "flower={'federation': ...} with nodes already serving them)",
                                       found=f"none for {', '.join(missing)}")
             for name in domains:
-                path = domain_data.save(datasets[name], fed.home / f"domain-{len(fed.node_configs)}.npz")
-                fed.node_configs[name] = {"domain": name, "data": str(path)}
+                if isinstance(datasets[name], domain_data.ProductSource):
+                    fed.node_configs[name] = datasets[name].node_config(name)
+                else:
+                    path = domain_data.save(datasets[name], fed.home / f"domain-{len(fed.node_configs)}.npz")
+                    fed.node_configs[name] = {"domain": name, "data": str(path)}
             fed.start()
         job_file, result_file = fed.home / "job.pkl", fed.home / "result.pkl"
         result_file.unlink(missing_ok=True)
@@ -76,7 +84,9 @@ def run_on_flower(model, datasets, strategy, *, domains, rounds, per_round, loca
             pickle.dump({"domains": list(domains), "model": model, "strategy": strategy, "rounds": rounds,
                          "per_round": per_round, "local_epochs": local_epochs, "min_available": min_available,
                          "seed": seed, "connect_timeout": connect_timeout, "round_timeout": round_timeout}, fh)
+        submitted = time.perf_counter()
         run_id = fed.submit({"job-file": str(job_file), "result-file": str(result_file)})
+        accepted = time.perf_counter()
         row = fed.wait(run_id, run_timeout or connect_timeout + rounds * 2.5 * round_timeout + 60)
         outcome = None
         if result_file.exists():
@@ -92,6 +102,8 @@ def run_on_flower(model, datasets, strategy, *, domains, rounds, per_round, loca
                                   expected="status finished:completed",
                                   found=f"status {row['status']} ({row.get('status-details')}); log:\n{log}")
         history = outcome["history"]
+        history.timing = {"submit": accepted - submitted, **(history.timing or {}),
+                          "job": time.perf_counter() - submitted}
         if hasattr(strategy, "__dict__"):  # learned state (e.g. the DP wrapper's ε) back on the caller's object
             strategy.__dict__.update(outcome["strategy"].__dict__)
         return history

@@ -28,6 +28,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from meshkit._errors import FederationError, NotEnoughDomainsError
 from meshkit._federation._base import clone
+from meshkit._federation.data import DomainData
 from meshkit._federation.flower import domain_data, secagg_wire
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -43,6 +44,28 @@ __all__ = ["server_app", "client_app", "FlowerFleet"]
 server_app = ServerApp()
 client_app = ClientApp()
 
+#: seconds between two pulls of the replies (Flower's own ``Grid.send_and_receive`` waits 3 s)
+REPLY_POLL = 0.2
+
+
+def send_and_receive(grid: Grid, messages: list, timeout: float, poll: float = REPLY_POLL) -> list:
+    """Push ``messages`` and pull their replies until all are in or ``timeout`` seconds passed.
+
+    What ``Grid.send_and_receive`` does, polling every ``poll`` seconds instead of every 3 s
+    (Flower 1.42 ``superlink/grid/http_grid.py``): an exchange no longer waits up to 3 s after
+    its last reply has arrived."""
+    waiting = set(grid.push_messages(messages))
+    deadline = time.monotonic() + timeout
+    replies = []
+    while waiting:
+        got = list(grid.pull_messages(waiting))
+        replies.extend(got)
+        waiting -= {m.metadata.reply_to_message_id for m in got}
+        if not waiting or time.monotonic() >= deadline:
+            break
+        time.sleep(poll)
+    return replies
+
 
 class FlowerFleet:
     """The round loop's fleet on Flower: one message per domain, sent together, answers matched.
@@ -57,6 +80,8 @@ class FlowerFleet:
         self.names = list(nodes)
         self.server_round = 0
         self.provenances = {}
+        #: per round, the longest time a domain's node spent training (seconds, as it reports)
+        self.training_seconds = []
         #: True under secure aggregation: domains keep their trained parameters for the secure sum
         self.holds_parameters = False
 
@@ -65,8 +90,14 @@ class FlowerFleet:
                     for name in names}
         replies = {}
         by_node = {self.nodes[n]: n for n in names}
-        for reply in self.grid.send_and_receive(list(messages.values()), timeout=self.timeout):
-            replies[by_node[reply.metadata.src_node_id]] = reply
+        received = send_and_receive(self.grid, list(messages.values()), self.timeout)
+        # matched by the message answered: the SuperLink itself answers for a node gone away
+        # (an error reply from its own node id)
+        by_message = {m.metadata.message_id: n for n, m in messages.items()}
+        for reply in received:
+            name = by_message.get(reply.metadata.reply_to_message_id, by_node.get(reply.metadata.src_node_id))
+            if name is not None:
+                replies[name] = reply
         out = {}
         for name in names:
             reply = replies.get(name)
@@ -96,14 +127,16 @@ class FlowerFleet:
 
     def fit(self, names, parameters, config) -> dict:
         self.server_round += 1
-        out = {}
+        out, seconds = {}, [0.0]
         for name, answer in self._exchange("train", names, self._content(parameters, config)).items():
             if isinstance(answer, Exception):
                 out[name] = answer
             else:
                 arrays = answer.array_records.get("arrays")
-                out[name] = (None if arrays is None else arrays.to_numpy_ndarrays(),
-                             int(answer.metric_records["metrics"]["num-examples"]))
+                metrics = answer.metric_records["metrics"]
+                out[name] = (None if arrays is None else arrays.to_numpy_ndarrays(), int(metrics["num-examples"]))
+                seconds.append(float(metrics.get("train-seconds", 0.0)))
+        self.training_seconds.append(max(seconds))
         return out
 
     def _step(self, action: str, requests: dict, expected: str, extra=None) -> list:
@@ -192,16 +225,31 @@ class SecureOverFleet(Strategy):
         return repr(self.secure)
 
 
-def _discover(grid: Grid, domains: list, timeout: float) -> tuple[dict, dict]:
-    """``{domain: node id}`` and ``{domain: description}``, from one ``query`` per node."""
+def _discover(grid: Grid, domains: list, timeout: float, seed: int) -> tuple[dict, dict]:
+    """``{domain: node id}`` and ``{domain: description}``, from one ``query`` per node.
+
+    The query carries the job's seed and domains: each node reads its domain's data then
+    (through the governed path when its node config names a product) and splits it as the
+    local engine does. A node of one of ``domains`` that cannot read its data stops the job,
+    naming the domain and the reason (e.g. the grant refused the token's purpose)."""
     deadline = time.monotonic() + timeout
     nodes, described = {}, {}
+    job = ConfigRecord({"seed": int(seed), "domains": list(domains)})
     while True:
         ids = [i for i in grid.get_node_ids() if i not in nodes.values()]
         if ids:
-            messages = [Message(RecordDict(), dst_node_id=i, message_type="query.describe") for i in ids]
-            for reply in grid.send_and_receive(messages, timeout=max(1.0, deadline - time.monotonic())):
-                if reply.has_error() or "domain" not in reply.content.config_records:
+            messages = [Message(RecordDict({"job": job}), dst_node_id=i, message_type="query.describe")
+                        for i in ids]
+            for reply in send_and_receive(grid, messages, max(1.0, deadline - time.monotonic())):
+                if reply.has_error():
+                    continue
+                error = reply.content.config_records.get("error")
+                if error is not None and str(error.get("domain", "")) in domains:
+                    raise FederationError("a domain's node cannot read its training data",
+                                          where=f"domain {error['domain']!r}, Flower node",
+                                          expected="its product, read through the governed path",
+                                          found=f"{error['type']}: {error['reason']}")
+                if "domain" not in reply.content.config_records:
                     continue
                 info = dict(reply.content.config_records["domain"])
                 nodes[info["name"]] = reply.metadata.src_node_id
@@ -220,11 +268,13 @@ def _discover(grid: Grid, domains: list, timeout: float) -> tuple[dict, dict]:
 @server_app.main()
 def _server_main(grid: Grid, context: Context) -> None:
     result_file = Path(str(context.run_config["result-file"]))
+    started = time.perf_counter()
     try:
         with open(str(context.run_config["job-file"]), "rb") as fh:
             job = pickle.load(fh)  # written by the caller's own process (run_on_flower)
         domains = list(job["domains"])
-        nodes, described = _discover(grid, domains, job["connect_timeout"])
+        nodes, described = _discover(grid, domains, job["connect_timeout"], job["seed"])
+        timing = {"discovery": time.perf_counter() - started, "rounds": []}
         prototype = clone(job["model"])
         if prototype.get_params().get("n_classes", 0) is None:
             top = max(float(described[d]["max-label"]) for d in domains)
@@ -234,6 +284,7 @@ def _server_main(grid: Grid, context: Context) -> None:
         server = clone(prototype).set_params(seed=int(np.random.default_rng([seed, n]).integers(2**31)))
         server.init_parameters(int(described[domains[0]]["n-features"]), server.get_params().get("n_classes") or 1)
         fleet = FlowerFleet(grid, nodes, model_spec(prototype), seeds, job["round_timeout"])
+        fleet.provenances = {d: json.loads(str(described[d].get("provenance", "{}"))) for d in domains}
         strategy = job["strategy"]
         if isinstance(strategy, SecureAggregation):
             fleet.holds_parameters = True
@@ -241,6 +292,7 @@ def _server_main(grid: Grid, context: Context) -> None:
         progress = result_file.with_suffix(".progress.json")
 
         def report(history):  # the caller follows the rounds in this file
+            timing["rounds"].append(time.perf_counter() - started - timing["discovery"] - sum(timing["rounds"]))
             row = history.rounds[-1]
             tmp = progress.with_suffix(".tmp")
             tmp.write_text(json.dumps({"round": row["round"], "answered": row["answered"],
@@ -250,6 +302,7 @@ def _server_main(grid: Grid, context: Context) -> None:
         history = run_rounds(fleet, server.get_parameters(), strategy, rounds=job["rounds"],
                              per_round=job["per_round"], local_epochs=job["local_epochs"],
                              min_available=job["min_available"], seed=seed, on_round=report)
+        history.timing = {**timing, "training": list(fleet.training_seconds)}
         outcome = {"history": history, "strategy": job["strategy"]}
     except Exception as exc:
         outcome = {"error": exc, "traceback": traceback.format_exc()}
@@ -263,9 +316,21 @@ def _server_main(grid: Grid, context: Context) -> None:
 
 # --- the domain's side -----------------------------------------------------------------------
 
-def _error_reply(message: Message, exc: Exception) -> Message:
-    return Message(RecordDict({"error": ConfigRecord({"type": type(exc).__name__, "reason": str(exc)})}),
-                   reply_to=message)
+def _error_reply(message: Message, exc: Exception, context: Context | None = None) -> Message:
+    record = {"type": type(exc).__name__, "reason": str(exc)}
+    if context is not None and "domain" in context.node_config:
+        record["domain"] = str(context.node_config["domain"])
+    return Message(RecordDict({"error": ConfigRecord(record)}), reply_to=message)
+
+
+def _data(context: Context):
+    """The domain data this node read for the run (at the ``describe`` query)."""
+    arrays = context.state.array_records.get("data")
+    if arrays is None:
+        raise FederationError("the node has not read its data for this run", where="ClientApp",
+                              expected="the describe query first", found="no data in the node's state")
+    name = str(context.node_config.get("domain", "?"))
+    return DomainData(name, *arrays.to_numpy_ndarrays())
 
 
 def _model(context: Context, config) -> object:
@@ -282,14 +347,21 @@ def _keep(context: Context, model) -> None:
 
 @client_app.query("describe")
 def _describe(message: Message, context: Context) -> Message:
+    """Read the domain's data once for the run (governed read: audited in the domain's home)."""
     try:
-        data = domain_data.load(context.node_config)
+        job = message.content.config_records.get("job")
+        seed = int(job["seed"]) if job is not None else 0
+        domains = list(job["domains"]) if job is not None else []
+        data = domain_data.load(context.node_config, seed=seed, domains=domains)
+        context.state.array_records["data"] = ArrayRecord(
+            [np.asarray(data.X_train), np.asarray(data.y_train), np.asarray(data.X_test), np.asarray(data.y_test)])
         y = np.asarray(data.y_train).reshape(-1)
         info = {"name": data.name,
                 "n-features": int(data.X_train.shape[1] if np.ndim(data.X_train) == 2 else 1),
-                "max-label": float(y.max()) if y.size else -1.0}
+                "max-label": float(y.max()) if y.size else -1.0,
+                "provenance": json.dumps(data.provenance)}
     except Exception as exc:
-        return _error_reply(message, exc)
+        return _error_reply(message, exc, context)
     return Message(RecordDict({"domain": ConfigRecord(info)}), reply_to=message)
 
 
@@ -297,14 +369,16 @@ def _describe(message: Message, context: Context) -> Message:
 def _train(message: Message, context: Context) -> Message:
     try:
         config = message.content.config_records["config"]
-        data = domain_data.load(context.node_config)
+        data = _data(context)
         model = _model(context, config)
         parameters = message.content.array_records["arrays"].to_numpy_ndarrays()
         model.set_parameters(parameters)
+        started = time.perf_counter()
         model.fit(data.X_train, data.y_train, epochs=int(config["epochs"]), anchor=parameters,
                   mu=config.get("mu"))
+        seconds = time.perf_counter() - started
         _keep(context, model)
-        metrics = MetricRecord({"num-examples": int(data.n_train)})
+        metrics = MetricRecord({"num-examples": int(data.n_train), "train-seconds": float(seconds)})
         if bool(config.get("hold", False)):  # secure aggregation: the parameters stay here until masked
             context.state.array_records["held"] = ArrayRecord(model.get_parameters())
             context.state.array_records["anchor"] = ArrayRecord(parameters)
@@ -320,7 +394,7 @@ def _train(message: Message, context: Context) -> Message:
 def _evaluate(message: Message, context: Context) -> Message:
     try:
         config = message.content.config_records["config"]
-        data = domain_data.load(context.node_config)
+        data = _data(context)
         model = _model(context, config)
         model.set_parameters(message.content.array_records["arrays"].to_numpy_ndarrays())
         metrics = model.evaluate(data.X_test, data.y_test)

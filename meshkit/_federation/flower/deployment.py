@@ -103,14 +103,17 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-def _node_config(config: dict) -> str:
+def _node_config(config: dict, path: Path) -> str:
+    """Write a node config as a TOML file (values with spaces and quotes survive, which
+    Flower's ``key=value`` form does not); returns its path for ``--node-config``."""
     def value(v):
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, (int, float)):
             return repr(v)
-        return json.dumps(str(v))
-    return " ".join(f"{k}={value(v)}" for k, v in config.items())
+        return json.dumps(str(v))  # a JSON string is a TOML basic string
+    path.write_text("".join(f"{json.dumps(str(k))} = {value(v)}\n" for k, v in config.items()))
+    return str(path)
 
 
 class LocalFederation:
@@ -145,6 +148,9 @@ class LocalFederation:
     # -- processes --------------------------------------------------------------------------
     def _env(self) -> dict:
         env = dict(os.environ, FLWR_HOME=str(self.home / "flwr"), **OFFLINE_ENV)
+        for forced in ("FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"):  # a Jupyter kernel sets them; the
+            env.pop(forced, None)  # CLI's JSON must stay plain
+        env["NO_COLOR"] = "1"
         env[_MARKER] = str(self.home)  # how stop() finds the processes Flower starts detached
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         root = str(Path(meshkit.__file__).resolve().parent.parent)  # the same meshkit in every process
@@ -186,10 +192,11 @@ class LocalFederation:
                                              "--database", str(self.home / "superlink.db")])
             _wait_for_port(self.port, link, self.startup_timeout, "SuperLink", self.home / "logs" / "superlink.log")
             node_tls = ["--insecure"] if self.tls is None else ["--root-certificates", str(self.tls["ca"])]
-            for name, cfg in self.node_configs.items():
+            for number, (name, cfg) in enumerate(self.node_configs.items()):
+                config_file = _node_config(cfg, self.home / f"node-{number}.toml")
                 self._spawn(f"node {name}", [flower_tool("flower-supernode"), *node_tls, "--superlink", address,
                                              "--host", "127.0.0.1", "--port", str(_free_port()),
-                                             "--node-config", _node_config(cfg)])
+                                             "--node-config", config_file])
         except BaseException:
             self.stop()
             raise
