@@ -47,8 +47,10 @@ class DomainData:
         return f"DomainData({self.name!r}, train={self.n_train}, test={self.n_test})"
 
 
-def _split(n: int, test_size: float, rng) -> tuple[np.ndarray, np.ndarray]:
-    order = rng.permutation(n)
+def _split(n: int, test_size: float, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The train and test rows of the domain at position ``index``: one function for
+    :func:`from_arrays` and :func:`training_data`, so every engine splits the same way."""
+    order = np.random.default_rng([seed, index]).permutation(n)
     n_test = max(1, int(round(test_size * n)))
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
@@ -72,25 +74,30 @@ def from_arrays(parts, *, names=None, test_size: float = 0.25, seed: int = 0) ->
         if len(X) < 2:
             raise FederationError("a domain needs at least two rows to split", where=f"domain {name!r}",
                                   expected=">= 2 rows", found=f"{len(X)}")
-        tr, te = _split(len(X), test_size, np.random.default_rng([seed, i]))
+        tr, te = _split(len(X), test_size, seed, i)
         out[name] = DomainData(name, X[tr], y[tr], X[te], y[te])
     return out
 
 
 def training_data(frame, name: str, *, features, target: str, test_size: float = 0.25, seed: int = 0,
-                  index: int = 0, standardize: bool = False, provenance: dict | None = None) -> DomainData:
+                  index: int = 0, standardize: bool = False, scaling=None,
+                  provenance: dict | None = None) -> DomainData:
     """One domain's :class:`DomainData` from a product frame (as its reader was allowed to see it).
 
     The split is :func:`from_arrays`' for the domain at position ``index`` (the same rows go
     to test for the same frame, seed and position, whichever engine trains). With
     ``standardize`` the features are standardized with the domain's own training mean and
-    deviation (nothing is shared; :func:`federated_standardize` needs every domain's sums).
+    deviation (nothing is shared). With ``scaling``, the federation's ``(mean, std)`` (what
+    :func:`federated_standardize` returns from every domain's sufficient statistics), they are
+    standardized with those: the domain then trains on what :func:`federated_standardize`
+    gives it.
 
     Raises
     ------
     FederationError
-        A feature or the target is not in the frame (e.g. hidden from the reader), or a
-        feature is masked into text.
+        A feature or the target is not in the frame (e.g. hidden from the reader), a feature
+        is masked into text, or ``scaling`` is not one finite mean and one positive deviation
+        per feature (or comes with ``standardize``).
 
     Examples
     --------
@@ -100,6 +107,12 @@ def training_data(frame, name: str, *, features, target: str, test_size: float =
     DomainData('a', train=3, test=1)
     """
     features = list(features)
+    if scaling is not None:
+        if standardize:
+            raise FederationError("standardize with the domain's own statistics or the federation's, not both",
+                                  where=f"domain {name!r}", expected="standardize=False with scaling",
+                                  found="standardize=True and scaling")
+        scaling = check_scaling(scaling, len(features), where=f"domain {name!r}")
     missing = [c for c in [*features, target] if c not in frame.columns]
     if missing:
         raise FederationError("the product the domain may read lacks the task's columns",
@@ -115,13 +128,33 @@ def training_data(frame, name: str, *, features, target: str, test_size: float =
     if len(X) < 2:
         raise FederationError("a domain needs at least two rows to split", where=f"domain {name!r}",
                               expected=">= 2 rows", found=f"{len(X)}")
-    tr, te = _split(len(X), test_size, np.random.default_rng([seed, index]))
+    tr, te = _split(len(X), test_size, seed, index)
     data = DomainData(name, X[tr], y[tr], X[te], y[te], dict(provenance or {}))
     if standardize:
         mean, std = data.X_train.mean(0), data.X_train.std(0)
         std[std == 0] = 1.0
         data.X_train, data.X_test = (data.X_train - mean) / std, (data.X_test - mean) / std
+    elif scaling is not None:
+        mean, std = scaling
+        data.X_train, data.X_test = (data.X_train - mean) / std, (data.X_test - mean) / std
     return data
+
+
+def check_scaling(scaling, n_features: int, *, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """``scaling`` as two float arrays ``(mean, std)`` of ``n_features`` each (finite means,
+    finite positive deviations), or a :class:`FederationError` naming ``where``."""
+    try:
+        mean, std = (np.asarray(v, dtype=np.float64) for v in scaling)
+    except (TypeError, ValueError):
+        raise FederationError("scaling is the federation's (mean, std)", where=where,
+                              expected=f"two sequences of {n_features} numbers", found=repr(scaling)[:200]) from None
+    if mean.shape != (n_features,) or std.shape != (n_features,):
+        raise FederationError("scaling has one mean and one deviation per feature", where=where,
+                              expected=f"{n_features} of each", found=f"shapes {mean.shape} and {std.shape}")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
+        raise FederationError("scaling needs finite means and finite positive deviations", where=where,
+                              expected="std > 0, all finite", found=f"mean {mean.tolist()}, std {std.tolist()}")
+    return mean, std
 
 
 def federated_standardize(datasets: dict[str, DomainData]) -> tuple[np.ndarray, np.ndarray]:

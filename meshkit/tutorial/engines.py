@@ -1,5 +1,7 @@
 """Notebook 03's "one machine or many": the same job on the local engine and on Flower.
 
+:func:`training_inputs` gives the main training run its data for the engine asked for (the
+setup's arrays in this process; each domain's governed product on Flower);
 :func:`governed_sources` puts each domain's training product in a governed store with a
 training service allowed to read it for the purpose "federated training" (a home per domain
 with its own master key; every key from ``os.urandom``); :func:`compare_engines` runs the
@@ -16,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from meshkit._errors import FederationError
+from meshkit._federation.data import check_scaling
 from meshkit._federation.flower import require_flower
 from meshkit._federation.flower.domain_data import ProductSource
 from meshkit._federation.rounds import run_federated
@@ -26,13 +29,52 @@ from meshkit._security.policy import Policy, as_product_info
 from meshkit._security.store import SecureStore
 from meshkit._security.tokens import Identity, Principal
 
-__all__ = ["governed_sources", "compare_engines", "engine_table", "FLOWER_MISSING"]
+__all__ = ["training_inputs", "governed_sources", "compare_engines", "engine_table", "FLOWER_MISSING"]
 
 #: what the comparison records when Flower is not installed
 FLOWER_MISSING = "Flower is not installed: pip install 'meshkit[flower]' (the flower extra) to run this section"
 
 
-def governed_sources(source, frames: dict, folder, *, standardize: bool = True,
+def training_inputs(setup, engine: str, source, frames: dict, folder) -> dict:
+    """What the main training run trains on, for ``engine``.
+
+    ``"local"``: the setup's datasets, unchanged. ``"flower"``: each domain's training
+    product in a governed store (:func:`governed_sources`, built in ``folder``), read by the
+    domain's own node with the "federated training" token and standardized with the
+    federation's statistics the setup was standardized with (``setup.scaling``): every
+    domain trains on the same rows and the same numbers as in ``setup.datasets``, so the same
+    job gives the same parameters on either engine.
+
+    Parameters
+    ----------
+    setup : Setup
+        From :func:`~meshkit.tutorial.experiment.prepare` (its ``scaling`` set).
+    engine : {"local", "flower"}
+    source : Scenario or UserMesh
+        Declares the task (the setup was prepared from it).
+    frames : dict of str to polars.DataFrame
+        The training products the setup was prepared from.
+    folder : path
+        Where the governed store, homes, keys and tokens go (``"flower"`` only; emptied first).
+
+    Raises
+    ------
+    FederationError
+        An unknown engine, Flower not installed (how to install it), or a setup that does not
+        say how it was standardized.
+    """
+    if engine == "local":
+        return setup.datasets
+    if engine != "flower":
+        raise FederationError("unknown engine", where="engine", expected="'local' or 'flower'", found=repr(engine))
+    require_flower()
+    if setup.scaling is None:
+        raise FederationError("the setup does not say how its features were standardized", where="setup.scaling",
+                              expected="the federation's (mean, std) (prepare sets it)", found="None")
+    return governed_sources(source, frames, folder, scaling=setup.scaling)
+
+
+def governed_sources(source, frames: dict, folder, *, standardize: bool = True, scaling=None,
                      token_seconds: int = 3600) -> dict[str, ProductSource]:
     """Each domain's training product in a governed store, read by its training service.
 
@@ -52,7 +94,12 @@ def governed_sources(source, frames: dict, folder, *, standardize: bool = True,
         A new folder for the store, the homes, the master keys and the tokens (emptied
         first: every run gets new keys).
     standardize : bool, default True
-        Each domain standardizes its features with its own training statistics.
+        Each domain standardizes its features with its own training statistics (unless
+        ``scaling`` is given).
+    scaling : (mean, std), optional
+        The federation's statistics, one per feature
+        (:func:`~meshkit._federation.data.federated_standardize`): every domain standardizes
+        with them instead of its own.
 
     Returns
     -------
@@ -65,6 +112,8 @@ def governed_sources(source, frames: dict, folder, *, standardize: bool = True,
     if task is None or not task.products:
         raise FederationError("the mesh declares no supervised task", where="governed_sources",
                               expected="a task with one training product per domain", found="task=None")
+    if scaling is not None:  # refused before anything is written
+        check_scaling(scaling, len(task.features), where="governed_sources")
     folder = Path(folder).resolve()
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -92,7 +141,7 @@ def governed_sources(source, frames: dict, folder, *, standardize: bool = True,
             audience=model.audience, ttl=token_seconds, purpose=TRAINING_PURPOSE))
         token.chmod(0o600)
         sources[info.domain] = ProductSource(info.name, home, key_file, token, tuple(task.features), task.target,
-                                             standardize=standardize)
+                                             standardize=standardize and scaling is None, scaling=scaling)
     return sources
 
 

@@ -25,12 +25,19 @@ __all__ = ["Setup", "prepare", "prepare_recommender", "compare_strategies", "str
 
 @dataclass(repr=False)
 class Setup:
-    """Per-domain datasets, a prototype model and the metric to report."""
+    """Per-domain datasets, a prototype model and the metric to report.
+
+    ``scaling`` is the federation's ``(mean, std)`` the datasets were standardized with
+    (:func:`~meshkit._federation.data.federated_standardize`), so a domain that reads its own
+    product (:func:`~meshkit.tutorial.engines.training_inputs`) standardizes the same way;
+    None when the features are not standardized (the recommender).
+    """
 
     datasets: dict[str, DomainData]
     model: Model
     metric: str
     metrics: tuple[str, ...]
+    scaling: tuple[np.ndarray, np.ndarray] | None = None
 
     def sizes(self) -> list[dict]:
         """One row per domain: its name and train/test sizes."""
@@ -44,8 +51,8 @@ def prepare(scenario, *, model: str = "logistic", lr: float = 0.05, seed: int = 
             **model_options) -> Setup:
     """Turn a scenario's supervised task into a :class:`Setup` for local or federated training.
 
-    Each domain's training product (``scenario.task.products``) gives standardized features
-    and labels; the model is ``model`` (``"logistic"`` or ``"mlp"``), reported by accuracy.
+    Each domain's training product (``scenario.task.products``) gives features standardized
+    with the federation's statistics (kept as ``Setup.scaling``) and labels; the model is ``model`` (``"logistic"`` or ``"mlp"``), reported by accuracy.
 
     Parameters
     ----------
@@ -75,9 +82,10 @@ def prepare(scenario, *, model: str = "logistic", lr: float = 0.05, seed: int = 
     if model not in ("logistic", "mlp"):
         raise FederationError("a supervised task trains a classifier", where="model",
                               expected="logistic or mlp", found=repr(model))
-    datasets = domain_datasets(scenario, seed=seed, frames=frames)
+    datasets = domain_datasets(scenario, seed=seed, frames=frames, standardize=False)
+    scaling = federated_standardize(datasets)
     proto = make_model(model, lr=lr, seed=seed, n_classes=2, **model_options)
-    return Setup(datasets, proto, "accuracy", ("accuracy", "auc", "log_loss"))
+    return Setup(datasets, proto, "accuracy", ("accuracy", "auc", "log_loss"), scaling)
 
 
 def prepare_recommender(scenario, *, lr: float = 0.05, seed: int = 0, frames=None,

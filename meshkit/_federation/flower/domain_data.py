@@ -21,6 +21,10 @@ sees (:class:`ProductSource`). Node config keys:
 ``features``, ``target``, ``test-size``, ``standardize``
     The task: feature columns (a JSON list), the label column, the test fraction, and
     whether the domain standardizes its features with its own statistics.
+``scaling`` (optional)
+    The federation's standardization, a JSON list ``[mean, std]`` (one number per feature
+    each, from every domain's sufficient statistics, :func:`~meshkit._federation.data.federated_standardize`),
+    applied after the governed read and the split.
 
 Arrays that are not a product (synthetic data, tests) may instead be named by ``data``: a
 ``.npz`` file with ``X_train``, ``y_train``, ``X_test`` and ``y_test`` (:func:`save`); no
@@ -38,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from meshkit._errors import FederationError
-from meshkit._federation.data import DomainData, training_data
+from meshkit._federation.data import DomainData, check_scaling, training_data
 
 __all__ = ["ProductSource", "save", "load"]
 
@@ -65,6 +69,10 @@ class ProductSource:
     test_size : float, default 0.25
     standardize : bool, default False
         Standardize with the domain's own training statistics (:func:`~meshkit.training_data`).
+    scaling : (mean, std), optional
+        Standardize with the federation's statistics instead (one mean and one deviation per
+        feature; kept as tuples of floats). The domain then trains on exactly what
+        :func:`~meshkit.federated_standardize` gives it in one process.
 
     Examples
     --------
@@ -81,14 +89,27 @@ class ProductSource:
     target: str
     test_size: float = 0.25
     standardize: bool = False
+    scaling: tuple | None = None
+
+    def __post_init__(self) -> None:
+        if self.scaling is not None:
+            if self.standardize:
+                raise FederationError("standardize with the domain's own statistics or the federation's, not both",
+                                      where=f"product {self.product!r}", expected="standardize=False with scaling",
+                                      found="standardize=True and scaling")
+            mean, std = check_scaling(self.scaling, len(self.features), where=f"product {self.product!r}")
+            object.__setattr__(self, "scaling", (tuple(mean.tolist()), tuple(std.tolist())))
 
     def node_config(self, domain: str) -> dict:
         """The SuperNode's node config for ``domain`` (paths made absolute: the node does not
         run in this process's folder)."""
-        return {"domain": domain, "product": self.product, "home": os.path.abspath(self.home),
-                "master-key": os.path.abspath(self.master_key), "token": os.path.abspath(self.token),
-                "features": json.dumps(list(self.features)), "target": self.target,
-                "test-size": float(self.test_size), "standardize": bool(self.standardize)}
+        config = {"domain": domain, "product": self.product, "home": os.path.abspath(self.home),
+                  "master-key": os.path.abspath(self.master_key), "token": os.path.abspath(self.token),
+                  "features": json.dumps(list(self.features)), "target": self.target,
+                  "test-size": float(self.test_size), "standardize": bool(self.standardize)}
+        if self.scaling is not None:  # JSON floats round-trip exactly
+            config["scaling"] = json.dumps([list(self.scaling[0]), list(self.scaling[1])])
+        return config
 
     @classmethod
     def from_node_config(cls, config) -> ProductSource:
@@ -97,16 +118,25 @@ class ProductSource:
             raise FederationError("the SuperNode's node config does not name its domain's product",
                                   where="node config", expected=", ".join(_PRODUCT_KEYS),
                                   found=f"no {', '.join(missing)}")
+        scaling = None
+        if "scaling" in config:
+            try:
+                scaling = json.loads(str(config["scaling"]))
+            except ValueError:
+                raise FederationError("the node config's scaling is not JSON", where="node config",
+                                      expected="[mean, std] as a JSON list of two lists",
+                                      found=str(config["scaling"])[:200]) from None
         return cls(str(config["product"]), str(config["home"]), str(config["master-key"]), str(config["token"]),
                    tuple(json.loads(str(config["features"]))), str(config["target"]),
-                   float(config.get("test-size", 0.25)), bool(config.get("standardize", False)))
+                   float(config.get("test-size", 0.25)), bool(config.get("standardize", False)), scaling)
 
     def read(self, domain: str, *, seed: int = 0, index: int = 0) -> DomainData:
         """Read the product through the governed path and split it as the local engine does.
 
         Opens the domain's home with its master key, reads the product with the token
         (authenticate, authorize by the grant and the token's purpose, decrypt, mask, filter,
-        audit), then :func:`~meshkit.training_data` (split ``seed`` at position ``index``).
+        audit), then :func:`~meshkit.training_data` (split ``seed`` at position ``index``,
+        then standardized as ``standardize`` or ``scaling`` say).
 
         Raises
         ------
@@ -120,7 +150,7 @@ class ProductSource:
         frame = store.read(self.product, token, columns=[*self.features, self.target])
         version = store.versions(self.product)[-1]
         return training_data(frame, domain, features=self.features, target=self.target, test_size=self.test_size,
-                             seed=seed, index=index, standardize=self.standardize,
+                             seed=seed, index=index, standardize=self.standardize, scaling=self.scaling,
                              provenance={"product": self.product, "product_version": version})
 
 
