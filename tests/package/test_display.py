@@ -160,12 +160,14 @@ INSTANCES = {
     "ChainResult": _chain,
     "UserMesh": lambda _: __import__("meshkit.tutorial.user_mesh", fromlist=["x"]).load_user_mesh(
         Path(__file__).resolve().parents[2] / "data" / "retail" / "mesh.yaml"),
+    "Skipped": lambda _: __import__("meshkit.tutorial.skips", fromlist=["x"]).Skipped(
+        "02_local_training", "mesh 'bakery' declares no supervised task: nothing to train"),
     "Walkthrough": lambda _: __import__("meshkit.tutorial.walkthrough", fromlist=["x"])
     .plan_walkthrough(_scenario().mesh, _scenario().frames),
 }
 
 #: displayable things that are not reports (no to_dict)
-NOT_REPORTS = {"Mesh", "Scenario", "UserMesh", "ProductStore"}
+NOT_REPORTS = {"Mesh", "Scenario", "UserMesh", "ProductStore", "Skipped"}
 
 #: reports that carry a verdict -> (method, failing instance, error raised)
 VERDICTS = {

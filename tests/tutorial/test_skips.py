@@ -6,6 +6,8 @@ run directory.
 
 from __future__ import annotations
 
+import builtins
+
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -18,10 +20,15 @@ NO_TASK = "mesh 'finance' declares no supervised task: nothing to train"
 
 @pytest.fixture(scope="module")
 def shell():
+    # A doctest run earlier in this process leaves ``builtins._`` behind, and IPython then
+    # leaves ``_`` alone: start from a clean slate so ``_`` shows what the display hook got.
+    leftover = builtins.__dict__.pop("_", None)
     shell = InteractiveShell.instance()
     load_ipython_extension(shell)
     yield shell
     InteractiveShell.clear_instance()
+    if leftover is not None:
+        builtins._ = leftover
 
 
 def test_a_skipped_cell_does_nothing_and_a_cell_that_runs_runs_as_written(shell):
