@@ -55,11 +55,10 @@ dev-venv: $(DEV_STAMP)
 run: venv
 	$(BIN)/meshkit run $(ARGS)
 
-# Unit, doctest and end-to-end tests spread over three workers: the Flower and browser tests
-# spend most of their time waiting, so a third worker shortens the run on two cores. nbval then
-# re-executes the committed notebooks in one kernel each, in order (cells never split over workers).
+# Unit, doctest and end-to-end tests spread over two workers; nbval then re-executes the
+# committed notebooks in one kernel each, in order (its cells must not be split over workers).
 test: dev-venv
-	$(BIN)/python -m pytest -n 3 --dist loadfile --doctest-modules meshkit tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules meshkit tests
 	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval/sanitize.cfg notebooks
 
 test-fast: dev-venv
